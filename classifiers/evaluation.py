@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -100,9 +101,7 @@ def evaluate(
     true_departments = np.asarray([classifier.department_of(label) for label in truth])
 
     names = sorted(set(truth) | set(predicted))
-    precision, recall, f1, support = precision_recall_fscore_support(
-        truth, predicted, labels=names, zero_division=0
-    )
+    precision, recall, f1, support = precision_recall_fscore_support(truth, predicted, labels=names, zero_division=0)
     return EvaluationReport(
         rows=len(truth),
         accuracy=round(float(accuracy_score(truth, predicted)), 4),
@@ -140,7 +139,7 @@ def coverage_curve(
 def _expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 15) -> float:
     edges = np.linspace(0.0, 1.0, bins + 1)
     error = 0.0
-    for low, high in zip(edges[:-1], edges[1:], strict=True):
+    for low, high in itertools.pairwise(edges):
         mask = (confidence > low) & (confidence <= high)
         if mask.any():
             error += mask.mean() * abs(correct[mask].mean() - confidence[mask].mean())

@@ -221,9 +221,7 @@ class TicketClassifier:
         nearest = self.nearest_similarity(embeddings)
         return [
             self._prediction(row, department_row, float(similarity), threshold, scope, alternatives)
-            for row, department_row, similarity in zip(
-                probabilities, department_probabilities, nearest, strict=True
-            )
+            for row, department_row, similarity in zip(probabilities, department_probabilities, nearest, strict=True)
         ]
 
     def department_probabilities(self, probabilities: np.ndarray) -> np.ndarray:

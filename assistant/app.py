@@ -1,0 +1,72 @@
+"""The Litestar application: ``create_app(settings)`` wires storage, models and routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+from litestar import Litestar, Router
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+
+from assistant import __version__
+from assistant.auth.guards import require_role
+from assistant.dependencies import provide_routing, provide_session, provide_settings
+from assistant.errors import EXCEPTION_HANDLERS
+from assistant.routing import routes as routing_routes
+from assistant.settings import Settings
+from assistant.system import routes as system_routes
+from assistant.tickets import routes as ticket_routes
+
+log = logging.getLogger("assistant")
+
+
+def create_app(settings: Settings | None = None, *, embedder: Any = None) -> Litestar:
+    """``embedder``: an already loaded ``knowledge.Embedder`` to share (tests, several apps in one process)."""
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        from assistant.runtime import start_runtime
+
+        runtime = await anyio.to_thread.run_sync(lambda: start_runtime(settings, embedder=embedder))
+        app.state.update(runtime.state())
+        log.info(runtime.banner())
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(runtime.stop)
+
+    api = Router(
+        path="/",
+        guards=[require_role],
+        route_handlers=[
+            ticket_routes.ticket_webhook,
+            ticket_routes.get_ticket,
+            ticket_routes.reroute_ticket,
+            routing_routes.route_text,
+            routing_routes.routing_config,
+        ],
+    )
+    return Litestar(
+        route_handlers=[system_routes.health, system_routes.ready, api],
+        lifespan=[lifespan],
+        dependencies={
+            "session": Provide(provide_session, sync_to_thread=False),
+            "routing": Provide(provide_routing, sync_to_thread=False),
+            "settings": Provide(provide_settings, sync_to_thread=False),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="Support-desk assistant",
+            version=__version__,
+            description="Ticket routing, agent assist, FAQ search and support KPIs.",
+            path="/schema",
+        ),
+        state=None,
+        debug=False,
+    )

@@ -1,0 +1,33 @@
+"""Bearer API keys on every non-public route; each route names the roles it admits in ``opt["roles"]``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+
+from assistant.auth.service import authenticate
+from assistant.db import session_scope
+from assistant.errors import Forbidden, Unauthorized
+
+
+def require_role(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Admits a key whose role the route lists; webhooks (``opt["signed"]``) check their signature instead."""
+    if handler.opt.get("signed"):
+        return
+    roles: tuple[str, ...] = tuple(handler.opt.get("roles", ()))
+    header = connection.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'.", code="missing_api_key")
+    with session_scope(connection.app.state.engine) as session:
+        api_key = authenticate(session, key=key.strip())
+    if api_key is None:
+        raise Unauthorized("The API key is unknown or revoked.", code="invalid_api_key")
+    if roles and api_key.role not in roles:
+        raise Forbidden(
+            f"A key with role {api_key.role!r} may not use this route; it needs one of: {', '.join(roles)}.",
+            code="wrong_role",
+        )
+    connection.scope["api_key_role"] = api_key.role  # type: ignore[typeddict-unknown-key]

@@ -1,0 +1,51 @@
+"""Creating, checking and revoking API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlmodel import Session, select
+
+from assistant.auth.models import ApiKey, Role
+from assistant.db import utcnow
+from assistant.errors import InvalidInput, NotFound
+
+KEY_PREFIX = "sda_"
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_api_key(session: Session, *, name: str, role: str) -> tuple[ApiKey, str]:
+    """Returns the stored row and the key itself, which is shown this once and never stored."""
+    if role not in {r.value for r in Role}:
+        raise InvalidInput(f"Unknown role {role!r}; use one of {', '.join(r.value for r in Role)}.")
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    row = ApiKey(name=name, role=role, prefix=key[:12], key_hash=hash_key(key))
+    session.add(row)
+    session.commit()
+    session.refresh(row)
+    return row, key
+
+
+def authenticate(session: Session, *, key: str) -> ApiKey | None:
+    row = session.exec(select(ApiKey).where(ApiKey.key_hash == hash_key(key))).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    return row
+
+
+def revoke_api_key(session: Session, *, key_id: int) -> ApiKey:
+    row = session.get(ApiKey, key_id)
+    if row is None:
+        raise NotFound(f"No API key with id {key_id}.", code="api_key_not_found")
+    row.revoked_at = row.revoked_at or utcnow()
+    session.add(row)
+    session.commit()
+    return row
+
+
+def list_api_keys(session: Session) -> list[ApiKey]:
+    return list(session.exec(select(ApiKey).order_by(ApiKey.id)).all())

@@ -1,0 +1,216 @@
+"""Command line: ``assistant serve | train | evaluate | keys``."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from assistant.settings import Settings
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    return Settings.from_env(**({"data_dir": data_dir} if data_dir else {}))
+
+
+def _embedder(settings: Settings):
+    from knowledge import Embedder
+
+    click.echo(f"loading embedding model from {settings.resolved_model_path}", err=True)
+    return Embedder(settings.resolved_model_path, torch_threads=settings.torch_threads)
+
+
+data_dir_option = click.option(
+    "--data-dir", type=click.Path(path_type=Path), default=None, help="Overrides ASSISTANT_DATA_DIR."
+)
+
+
+@click.group()
+def main() -> None:
+    """Support-desk AI assistant."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@data_dir_option
+@click.option("--host", default=None, help="Overrides ASSISTANT_HOST (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Overrides ASSISTANT_PORT (default 8000).")
+def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
+    """Run the HTTP service (trains the demo classifier on first start in demo mode)."""
+    import uvicorn
+
+    from assistant.app import create_app
+
+    overrides: dict[str, object] = {}
+    if data_dir:
+        overrides["data_dir"] = data_dir
+    if host:
+        overrides["host"] = host
+    if port:
+        overrides["port"] = port
+    settings = Settings.from_env(**overrides)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info", access_log=False)
+
+
+@main.command()
+@data_dir_option
+@click.option("--data", "data_path", type=click.Path(exists=True, path_type=Path), help="Labelled CSV.")
+@click.option("--text-column", default="text", show_default=True)
+@click.option("--label-column", default="label", show_default=True, help="Intent (or department) labels.")
+@click.option("--department-column", default=None, help="A column giving each label's department.")
+@click.option("--taxonomy", type=click.Path(exists=True, path_type=Path), help="JSON: department → intents.")
+@click.option("--from-db", is_flag=True, help="Add tickets corrected by agents, their correction as label.")
+@click.option("--holdout", type=float, default=0.1, show_default=True, help="Share held out to measure first.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def train(
+    data_dir: Path | None,
+    data_path: Path | None,
+    text_column: str,
+    label_column: str,
+    department_column: str | None,
+    taxonomy: Path | None,
+    from_db: bool,
+    holdout: float,
+    seed: int,
+) -> None:
+    """Train a classifier into the data directory; the service serves the newest one."""
+    from assistant.training.service import LabelledTexts, read_labelled_csv, train_classifier
+    from classifiers import load_taxonomy
+
+    settings = _settings(data_dir)
+    if data_path is None and not from_db:
+        raise click.UsageError("give --data CSV, --from-db, or both")
+    texts: list[str] = []
+    labels: list[str] = []
+    mapping: dict[str, str] | None = None
+    if data_path is not None:
+        data = read_labelled_csv(
+            data_path, text_column=text_column, label_column=label_column, department_column=department_column
+        )
+        texts, labels, mapping = data.texts, data.labels, data.taxonomy
+    if taxonomy is not None:
+        mapping = load_taxonomy(taxonomy)
+    if from_db:
+        corrected = _corrected_examples(settings, label="intent" if mapping else "department")
+        click.echo(f"{len(corrected)} corrected tickets from the database", err=True)
+        texts += [text for text, _ in corrected]
+        labels += [label for _, label in corrected]
+    if mapping is None and from_db and data_path is None:
+        mapping = _current_taxonomy(settings)
+    try:
+        classifier, report = train_classifier(
+            embedder=_embedder(settings),
+            data=LabelledTexts(texts, labels, mapping),
+            out_dir=settings.classifier_dir,
+            holdout=holdout,
+            seed=seed,
+            show_progress=True,
+            progress=lambda message: click.echo(message, err=True),
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if report is not None:
+        click.echo(report.format_table(per_class=False))
+    click.echo(
+        f"classifier {classifier.version}: {len(classifier.labels)} labels, {len(classifier.departments)} departments"
+    )
+
+
+def _corrected_examples(settings: Settings, *, label: str) -> list[tuple[str, str]]:
+    from assistant.db import make_engine, migrate, session_scope
+    from assistant.tickets.service import corrected_examples
+
+    engine = make_engine(settings.resolved_database_url)
+    migrate(engine)
+    with session_scope(engine) as session:
+        return corrected_examples(session, label=label)
+
+
+def _current_taxonomy(settings: Settings) -> dict[str, str] | None:
+    from classifiers import TicketClassifier
+
+    if TicketClassifier.exists(settings.classifier_dir):
+        return TicketClassifier.load(settings.classifier_dir).taxonomy
+    return None
+
+
+@main.command()
+@data_dir_option
+@click.option("--data", "data_path", type=click.Path(exists=True, path_type=Path), required=True)
+@click.option("--text-column", default="text", show_default=True)
+@click.option("--label-column", default="label", show_default=True)
+@click.option("--per-class/--no-per-class", default=True, show_default=True)
+def evaluate(data_dir: Path | None, data_path: Path, text_column: str, label_column: str, per_class: bool) -> None:
+    """Measure the served classifier on a labelled CSV and print the metrics table."""
+    from assistant.training.service import evaluate_classifier, read_labelled_csv
+    from classifiers import TicketClassifier
+
+    settings = _settings(data_dir)
+    if not TicketClassifier.exists(settings.classifier_dir):
+        raise click.ClickException(f"no classifier in {settings.classifier_dir}; run `assistant train` first")
+    classifier = TicketClassifier.load(settings.classifier_dir)
+    data = read_labelled_csv(data_path, text_column=text_column, label_column=label_column)
+    try:
+        report = evaluate_classifier(embedder=_embedder(settings), classifier=classifier, data=data, show_progress=True)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"classifier {classifier.version}")
+    click.echo(report.format_table(per_class=per_class))
+
+
+@main.group()
+def keys() -> None:
+    """API keys: create (shown once), list, revoke."""
+
+
+@keys.command("create")
+@data_dir_option
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice(["admin", "agent", "integration", "portal"]), required=True)
+def keys_create(data_dir: Path | None, name: str, role: str) -> None:
+    from assistant.auth.service import create_api_key
+    from assistant.db import make_engine, migrate, session_scope
+
+    engine = make_engine(_settings(data_dir).resolved_database_url)
+    migrate(engine)
+    with session_scope(engine) as session:
+        row, key = create_api_key(session, name=name, role=role)
+    click.echo(f"key {row.id} ({role}); shown only now, store it safely:\n{key}")
+
+
+@keys.command("list")
+@data_dir_option
+def keys_list(data_dir: Path | None) -> None:
+    from assistant.auth.service import list_api_keys
+    from assistant.db import make_engine, migrate, session_scope
+
+    engine = make_engine(_settings(data_dir).resolved_database_url)
+    migrate(engine)
+    with session_scope(engine) as session:
+        for row in list_api_keys(session):
+            state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
+            click.echo(f"{row.id:4d}  {row.prefix}…  {row.role:12s} {row.name:20s} {state}")
+
+
+@keys.command("revoke")
+@data_dir_option
+@click.argument("key_id", type=int)
+def keys_revoke(data_dir: Path | None, key_id: int) -> None:
+    from assistant.auth.service import revoke_api_key
+    from assistant.db import make_engine, migrate, session_scope
+    from assistant.errors import NotFound
+
+    engine = make_engine(_settings(data_dir).resolved_database_url)
+    migrate(engine)
+    with session_scope(engine) as session:
+        try:
+            revoke_api_key(session, key_id=key_id)
+        except NotFound as exc:
+            raise click.ClickException(exc.message) from exc
+    click.echo(f"key {key_id} revoked")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

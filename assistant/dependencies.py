@@ -1,0 +1,24 @@
+"""One-line dependency providers over what the lifespan put on ``app.state``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from litestar.datastructures import State
+from sqlmodel import Session
+
+from assistant.routing.engine import RoutingEngine
+from assistant.settings import Settings
+
+
+def provide_session(state: State) -> Iterator[Session]:
+    with Session(state.engine, expire_on_commit=False) as session:
+        yield session
+
+
+def provide_routing(state: State) -> RoutingEngine:
+    return state.routing
+
+
+def provide_settings(state: State) -> Settings:
+    return state.settings

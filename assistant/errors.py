@@ -1,0 +1,136 @@
+"""Domain errors and their one mapping to HTTP: every error body is ``{"error": {code, message, details}}``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+log = logging.getLogger("assistant")
+
+
+class DomainError(Exception):
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, details: Any = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+        if code:
+            self.code = code
+
+
+class InvalidInput(DomainError):
+    status_code = 400
+    code = "validation_error"
+
+
+class InvalidSignature(DomainError):
+    status_code = 401
+    code = "invalid_signature"
+
+
+class Unauthorized(DomainError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(DomainError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(DomainError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    status_code = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(DomainError):
+    status_code = 413
+    code = "body_too_large"
+
+
+class ServiceUnavailable(DomainError):
+    status_code = 503
+    code = "not_ready"
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    503: "not_ready",
+}
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        error["details"] = details
+    return {"error": error}
+
+
+def _response(status: int, code: str, message: str, details: Any = None, headers: Any = None) -> Response[Any]:
+    return Response(
+        content=error_body(code, message, details),
+        status_code=status,
+        media_type=MediaType.JSON,
+        headers=headers,
+    )
+
+
+def handle_domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    return _response(exc.status_code, exc.code, exc.message, exc.details)
+
+
+def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    if isinstance(exc, ValidationException):
+        message = exc.detail if exc.detail and exc.detail != "Bad Request" else "The request is not valid."
+        if "JSON" in message or "decode" in message.lower():
+            return _response(status, "malformed_json", "The request body is not valid JSON.")
+        return _response(status, "validation_error", message, exc.extra or None)
+    if status == 400:
+        # Litestar raises a plain 400 when the body cannot be decoded at all.
+        return _response(status, "malformed_json", f"The request body is not valid JSON ({exc.detail}).")
+    if status == 413:
+        return _response(status, "body_too_large", "The request body is larger than this service accepts.")
+    code = _HTTP_CODES.get(status, "http_error")
+    return _response(status, code, str(exc.detail), exc.extra or None, headers=exc.headers)
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _response(
+        HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "Something went wrong on our side; nothing was stored."
+    )
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    DomainError: handle_domain_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}
+
+
+def validation_details(exc: Any) -> list[dict[str, Any]]:
+    """Pydantic's errors as ``[{field, message}]``."""
+    return [
+        {"field": ".".join(str(part) for part in error.get("loc", ())) or None, "message": error.get("msg")}
+        for error in exc.errors()
+    ]

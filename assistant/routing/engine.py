@@ -1,0 +1,161 @@
+"""The routing engine: rules first, then the classifier over the shared micro-batching encoder."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from assistant.errors import ServiceUnavailable
+from assistant.routing.rules import RoutingRule, first_match
+from assistant.tickets.models import DecisionKind, DecisionRead
+from classifiers import TicketClassifier
+from classifiers.language import LanguageDetector
+from classifiers.ticket_classifier import CURRENT_POINTER, Prediction
+from classifiers.urgency import urgency_of
+from knowledge import EncoderWorker
+
+TRIAGE_DEPARTMENT = "triage"
+RULE_REASON = "rule"
+# How often a process looks for a newer classifier in the data directory.
+RELOAD_CHECK_SECONDS = 5.0
+
+
+def ticket_text(subject: str, body: str) -> str:
+    subject, body = subject.strip(), body.strip()
+    return f"{subject}\n{body}" if subject and body else subject or body
+
+
+class ClassifierStore:
+    """The newest classifier trained into a directory, reloaded when ``train`` writes a newer one."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._classifier: TicketClassifier | None = None
+        self._loaded_version: str | None = None
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
+
+    def current(self) -> TicketClassifier:
+        now = time.monotonic()
+        if self._classifier is None or now - self._checked_at > RELOAD_CHECK_SECONDS:
+            self._checked_at = now
+            self._reload_if_newer()
+        if self._classifier is None:
+            raise ServiceUnavailable(
+                f"No classifier has been trained into {self.root}; run `assistant train` first.",
+                code="no_classifier",
+            )
+        return self._classifier
+
+    @property
+    def loaded(self) -> bool:
+        return self._classifier is not None
+
+    def _reload_if_newer(self) -> None:
+        pointer = self.root / CURRENT_POINTER
+        try:
+            version = pointer.read_text().strip()
+        except FileNotFoundError:
+            return
+        if version == self._loaded_version:
+            return
+        with self._lock:
+            if version != self._loaded_version:
+                self._classifier = TicketClassifier.load(self.root / version)
+                self._loaded_version = version
+
+
+class RoutingEngine:
+    def __init__(
+        self,
+        *,
+        classifiers: ClassifierStore,
+        encoder: EncoderWorker,
+        language: LanguageDetector,
+        rules: Sequence[RoutingRule],
+        confidence_threshold: float,
+        out_of_scope_threshold: float | None,
+        model_text_chars: int,
+    ) -> None:
+        self.classifiers = classifiers
+        self.encoder = encoder
+        self.language = language
+        self.rules = list(rules)
+        self.confidence_threshold = confidence_threshold
+        self.out_of_scope_threshold = out_of_scope_threshold
+        self.model_text_chars = model_text_chars
+
+    @property
+    def ready(self) -> bool:
+        return self.encoder.running and self.classifiers.loaded
+
+    def decide(
+        self,
+        *,
+        subject: str,
+        body: str,
+        channel: str | None = None,
+        customer_tier: str | None = None,
+        source: str | None = None,
+    ) -> DecisionRead:
+        text = ticket_text(subject, body)
+        model_text = text[: self.model_text_chars]
+        classifier = self.classifiers.current()
+        vectors = self.encoder.encode([model_text])
+        prediction = classifier.predict(
+            [model_text],
+            vectors,
+            confidence_threshold=self.confidence_threshold,
+            out_of_scope_threshold=self.out_of_scope_threshold,
+        )[0]
+        rule = first_match(self.rules, text=text, channel=channel, customer_tier=customer_tier, source=source)
+        return self._decision(prediction, rule, classifier.version, text)
+
+    def _decision(
+        self, prediction: Prediction, rule: RoutingRule | None, model_version: str, text: str
+    ) -> DecisionRead:
+        model_choice = {
+            "department": prediction.department,
+            "intent": prediction.intent,
+            "confidence": prediction.confidence,
+        }
+        alternatives = [
+            {"department": a.department, "intent": a.intent, "confidence": a.confidence}
+            for a in prediction.alternatives
+        ]
+        common = {
+            "intent": prediction.intent,
+            "intent_confidence": prediction.intent_confidence,
+            "language": self.language.detect(text),
+            "urgency": urgency_of(text),
+            "model_version": model_version,
+        }
+        if rule is not None:
+            return DecisionRead(
+                department=rule.department,
+                confidence=1.0,
+                alternatives=[model_choice, *alternatives],
+                needs_human_triage=rule.needs_human_triage,
+                triage_reason=RULE_REASON if rule.needs_human_triage else None,
+                rule=rule.name,
+                kind=DecisionKind.rule.value,
+                **common,
+            )
+        if prediction.needs_human_triage:
+            # The model's best guess stays visible to the triage agent as the first alternative.
+            return DecisionRead(
+                department=TRIAGE_DEPARTMENT,
+                confidence=prediction.confidence,
+                alternatives=[model_choice, *alternatives],
+                needs_human_triage=True,
+                triage_reason=prediction.triage_reason,
+                **common,
+            )
+        return DecisionRead(
+            department=prediction.department,
+            confidence=prediction.confidence,
+            alternatives=alternatives,
+            **common,
+        )

@@ -1,0 +1,104 @@
+"""Everything heavy the service holds while it runs: built in the lifespan, never at import time."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+
+from assistant.db import make_engine, migrate
+from assistant.errors import ServiceUnavailable
+from assistant.routing.engine import ClassifierStore, RoutingEngine
+from assistant.routing.rules import load_rules
+from assistant.settings import Settings
+from classifiers.language import LanguageDetector
+from knowledge import Embedder, EncoderWorker
+
+log = logging.getLogger("assistant")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    embedder: Embedder
+    encoder: EncoderWorker
+    routing: RoutingEngine
+    webhook_secrets: dict[str, str]
+    demo_credentials: dict[str, str] = field(default_factory=dict)
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "settings": self.settings,
+            "engine": self.engine,
+            "embedder": self.embedder,
+            "routing": self.routing,
+            "webhook_secrets": self.webhook_secrets,
+            "demo_credentials": self.demo_credentials,
+        }
+
+    def banner(self) -> str:
+        settings = self.settings
+        base = f"http://{settings.host}:{settings.port}"
+        lines = [
+            "",
+            f"  Support-desk assistant ready on {base}  (API docs: {base}/schema/swagger)",
+            f"  data directory: {settings.data_dir.resolve()}",
+            f"  classifier: {self.routing.classifiers.current().version if self.routing.ready else 'none yet'}",
+        ]
+        if self.demo_credentials:
+            key = self.demo_credentials["api_key"]
+            lines += [
+                f"  demo API key (admin):  {key}",
+                f"  demo webhook source:   {self.demo_credentials['webhook_source']}",
+                f"  demo webhook secret:   {self.demo_credentials['webhook_secret']}",
+                f"  try:  curl -s {base}/v1/route -H 'Authorization: Bearer {key}' "
+                "-H 'Content-Type: application/json' -d '{\"text\": \"my parcel never arrived\"}'",
+            ]
+        return "\n".join(lines) + "\n"
+
+    def stop(self) -> None:
+        self.encoder.stop()
+        self.engine.dispose()
+
+
+def start_runtime(settings: Settings, *, embedder: Embedder | None = None) -> Runtime:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url)
+    migrate(engine)
+    if embedder is None:
+        embedder = Embedder(settings.resolved_model_path, torch_threads=settings.torch_threads)
+    embedder.warm_up()
+
+    secrets = dict(settings.webhook_secrets)
+    credentials: dict[str, str] = {}
+    rules_path = settings.routing_rules_path
+    if settings.demo:
+        from assistant.demo import DEMO_RULES, ensure_demo_classifier, ensure_demo_credentials
+
+        if ensure_demo_classifier(embedder=embedder, classifier_dir=settings.classifier_dir):
+            log.info("trained the demo classifier into %s", settings.classifier_dir)
+        credentials = ensure_demo_credentials(engine=engine, data_dir=settings.data_dir)
+        secrets.setdefault(credentials["webhook_source"], credentials["webhook_secret"])
+        rules_path = rules_path or DEMO_RULES
+
+    encoder = EncoderWorker(
+        embedder.encode, max_batch=settings.encoder_max_batch, max_wait_ms=settings.encoder_max_wait_ms
+    ).start()
+    classifiers = ClassifierStore(settings.classifier_dir)
+    try:
+        classifiers.current()
+    except ServiceUnavailable as exc:
+        log.warning("%s The service is up but not ready.", exc.message)
+    routing = RoutingEngine(
+        classifiers=classifiers,
+        encoder=encoder,
+        language=LanguageDetector().warm_up(),
+        rules=load_rules(rules_path),
+        confidence_threshold=settings.confidence_threshold,
+        out_of_scope_threshold=settings.out_of_scope_threshold,
+        model_text_chars=settings.model_text_chars,
+    )
+    return Runtime(settings, engine, embedder, encoder, routing, secrets, credentials)

@@ -1,0 +1,60 @@
+"""Webhook signatures: HMAC-SHA256 over ``"<timestamp>.<raw body>"`` with a per-source secret."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Mapping
+
+from assistant.errors import InvalidSignature
+
+TIMESTAMP_HEADER = "x-timestamp"
+SIGNATURE_HEADER = "x-signature"
+SIGNATURE_PREFIX = "sha256="
+
+
+def sign(secret: str, timestamp: int | str, body: bytes) -> str:
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return SIGNATURE_PREFIX + digest
+
+
+def signed_headers(secret: str, body: bytes, *, timestamp: int | None = None) -> dict[str, str]:
+    """Headers a ticketing system sends; used by the demo client, tests and benchmarks."""
+    stamp = int(time.time()) if timestamp is None else timestamp
+    return {
+        "X-Timestamp": str(stamp),
+        "X-Signature": sign(secret, stamp, body),
+        "Content-Type": "application/json",
+    }
+
+
+def verify_signature(
+    *,
+    secrets: Mapping[str, str],
+    source: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    tolerance_seconds: int,
+    now: float | None = None,
+) -> None:
+    timestamp = headers.get(TIMESTAMP_HEADER)
+    signature = headers.get(SIGNATURE_HEADER)
+    if not timestamp or not signature:
+        raise InvalidSignature("Webhook requests need X-Timestamp and X-Signature headers.", code="missing_signature")
+    secret = secrets.get(source)
+    if secret is None:
+        raise InvalidSignature(f"No webhook secret is configured for source {source!r}.", code="unknown_source")
+    try:
+        sent_at = int(timestamp)
+    except ValueError:
+        raise InvalidSignature("X-Timestamp must be unix seconds.", code="invalid_timestamp") from None
+    current = time.time() if now is None else now
+    if abs(current - sent_at) > tolerance_seconds:
+        raise InvalidSignature(
+            f"X-Timestamp is more than {tolerance_seconds} seconds from the server's clock; "
+            "the request may be a replay.",
+            code="stale_timestamp",
+        )
+    if not hmac.compare_digest(sign(secret, timestamp, body), signature.strip()):
+        raise InvalidSignature("The signature does not match the body.", code="invalid_signature")

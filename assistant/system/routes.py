@@ -1,0 +1,30 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Response, get
+from litestar.datastructures import State
+
+from assistant.db import ping
+
+
+@get("/health", tags=["system"], summary="The process is up", sync_to_thread=False)
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/ready", tags=["system"], summary="Model loaded and database reachable", sync_to_thread=True)
+def ready(state: State) -> Response[dict[str, Any]]:
+    routing = state.routing
+    checks = {
+        "database": ping(state.engine),
+        "encoder": routing.encoder.running,
+        "classifier": routing.classifiers.loaded,
+    }
+    ok = all(checks.values())
+    body: dict[str, Any] = {"status": "ready" if ok else "not_ready", "checks": checks}
+    if routing.classifiers.loaded:
+        body["model_version"] = routing.classifiers.current().version
+    return Response(body, status_code=200 if ok else 503)

@@ -1,0 +1,160 @@
+"""Tickets, their routing decisions and the webhook deliveries that brought them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import field_validator, model_validator
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from assistant.db import UTCDateTime, utcnow
+
+
+class Channel(StrEnum):
+    email = "email"
+    chat = "chat"
+    phone = "phone"
+    web = "web"
+    social = "social"
+    api = "api"
+    other = "other"
+
+
+class DecisionKind(StrEnum):
+    model = "model"
+    rule = "rule"
+    correction = "correction"
+
+
+class TicketBase(SQLModel):
+    source: str = Field(min_length=1, max_length=64, regex=r"^[A-Za-z0-9_.\-]+$")
+    external_id: str = Field(min_length=1, max_length=128)
+    subject: str = Field(default="", max_length=1_000)
+    body: str = Field(default="")
+    channel: str = Field(default=Channel.other.value, max_length=16)
+    customer_ref: str | None = Field(default=None, max_length=128, index=True)
+    customer_tier: str | None = Field(default=None, max_length=32)
+
+
+class Ticket(TicketBase, table=True):
+    __tablename__ = "tickets"
+    __table_args__ = (UniqueConstraint("source", "external_id", name="uq_tickets_source_external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    language: str | None = Field(default=None, max_length=8)
+    department: str | None = Field(default=None, max_length=64, index=True)
+    intent: str | None = Field(default=None, max_length=128)
+    needs_human_triage: bool = False
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class TicketCreate(TicketBase):
+    """The ticket webhook's body."""
+
+    event_id: str = Field(min_length=1, max_length=128)
+    channel: Channel = Channel.other
+    created_at: datetime | None = None
+
+    @field_validator("created_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("created_at needs a time zone, e.g. 2026-11-23T09:30:00Z")
+        return value
+
+    @model_validator(mode="after")
+    def _has_text(self) -> TicketCreate:
+        if not (self.subject.strip() or self.body.strip()):
+            raise ValueError("a ticket needs a subject or a body with some text")
+        return self
+
+
+class RoutingDecisionBase(SQLModel):
+    department: str = Field(max_length=64)
+    intent: str | None = Field(default=None, max_length=128)
+    confidence: float | None = None
+    intent_confidence: float | None = None
+    alternatives: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    language: str | None = Field(default=None, max_length=8)
+    urgency: str | None = Field(default=None, max_length=16)
+    needs_human_triage: bool = False
+    triage_reason: str | None = Field(default=None, max_length=32)
+    rule: str | None = Field(default=None, max_length=64)
+    model_version: str | None = Field(default=None, max_length=64)
+
+
+class RoutingDecision(RoutingDecisionBase, table=True):
+    __tablename__ = "routing_decisions"
+    __table_args__ = (Index("ix_routing_decisions_ticket_id_id", "ticket_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="tickets.id", ondelete="CASCADE")
+    kind: str = Field(default=DecisionKind.model.value, max_length=16)
+    actor: str | None = Field(default=None, max_length=128)
+    note: str | None = Field(default=None, max_length=1_000)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One accepted delivery; its key makes a repeated delivery return the stored decision."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("source", "external_id", "event_id", name="uq_webhook_deliveries_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=64)
+    external_id: str = Field(max_length=128)
+    event_id: str = Field(max_length=128)
+    ticket_id: int = Field(foreign_key="tickets.id", ondelete="CASCADE")
+    decision_id: int = Field(foreign_key="routing_decisions.id", ondelete="CASCADE")
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class DecisionRead(RoutingDecisionBase):
+    decision_id: int | None = None
+    ticket_id: int | None = None
+    kind: str = DecisionKind.model.value
+    actor: str | None = None
+    note: str | None = None
+    created_at: datetime | None = None
+    replayed: bool = False
+
+
+class TicketRead(TicketBase):
+    id: int
+    language: str | None
+    department: str | None
+    intent: str | None
+    needs_human_triage: bool
+    created_at: datetime
+    received_at: datetime
+    updated_at: datetime
+    decisions: list[DecisionRead] = []
+
+
+class RerouteCreate(SQLModel):
+    """An agent's correction: the department (and intent, when known) the ticket really belongs to."""
+
+    department: str = Field(min_length=1, max_length=64)
+    intent: str | None = Field(default=None, min_length=1, max_length=128)
+    agent_id: str | None = Field(default=None, max_length=128)
+    note: str | None = Field(default=None, max_length=1_000)
+
+
+class RouteRequest(SQLModel):
+    text: str = Field(default="")
+    subject: str = Field(default="", max_length=1_000)
+    body: str = Field(default="")
+    channel: Channel = Channel.other
+    customer_tier: str | None = Field(default=None, max_length=32)
+
+    @model_validator(mode="after")
+    def _has_text(self) -> RouteRequest:
+        if not (self.text.strip() or self.subject.strip() or self.body.strip()):
+            raise ValueError("give some text to route: text, or subject and body")
+        return self

@@ -1,0 +1,80 @@
+"""The signed ticket webhook, a ticket with its decision history, and agents' re-routes."""
+
+from __future__ import annotations
+
+from litestar import Request, Response, get, post
+from litestar.datastructures import State
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from assistant.auth.models import Role
+from assistant.errors import InvalidInput, validation_details
+from assistant.routing.engine import RoutingEngine
+from assistant.routing.service import check_text_length
+from assistant.security import verify_signature
+from assistant.settings import Settings
+from assistant.tickets import service
+from assistant.tickets.models import DecisionRead, RerouteCreate, TicketCreate, TicketRead
+
+
+@post(
+    "/v1/webhooks/tickets",
+    tags=["webhooks"],
+    summary="A ticketing system delivers a ticket; answers with the routing decision",
+    description=(
+        "Signed with HMAC-SHA256 over `<X-Timestamp>.<raw body>` using the source's secret "
+        "(`X-Signature: sha256=<hex>`), within a 5-minute window. 201 for a new delivery; "
+        "200 with the stored decision when the same source + external_id + event_id arrives again."
+    ),
+    opt={"signed": True},
+    sync_to_thread=True,
+)
+def ticket_webhook(
+    request: Request, body: bytes, state: State, session: Session, routing: RoutingEngine, settings: Settings
+) -> Response[DecisionRead]:
+    payload = parse_ticket(body, settings)
+    verify_signature(
+        secrets=state.webhook_secrets,
+        source=payload.source,
+        headers=request.headers,
+        body=body,
+        tolerance_seconds=settings.webhook_tolerance_seconds,
+    )
+    decision, created = service.ingest_ticket(session, engine=routing, payload=payload)
+    return Response(decision, status_code=201 if created else 200)
+
+
+def parse_ticket(body: bytes, settings: Settings) -> TicketCreate:
+    try:
+        payload = TicketCreate.model_validate_json(body)
+    except ValidationError as exc:
+        if any(error.get("type") == "json_invalid" for error in exc.errors()):
+            raise InvalidInput("The request body is not valid JSON.", code="malformed_json") from None
+        raise InvalidInput("The ticket is not valid.", details=validation_details(exc)) from None
+    check_text_length(max_text_chars=settings.max_text_chars, subject=payload.subject, body=payload.body)
+    return payload
+
+
+@get(
+    "/v1/tickets/{ticket_id:int}",
+    tags=["tickets"],
+    summary="A ticket with its decision history",
+    opt={"roles": [Role.admin, Role.agent]},
+    sync_to_thread=True,
+)
+def get_ticket(ticket_id: int, session: Session) -> TicketRead:
+    return service.get_ticket(session, ticket_id=ticket_id)
+
+
+@post(
+    "/v1/tickets/{ticket_id:int}/reroute",
+    tags=["tickets"],
+    summary="An agent's correction; stored and used as a training label",
+    opt={"roles": [Role.admin, Role.agent]},
+    status_code=201,
+    sync_to_thread=True,
+)
+def reroute_ticket(ticket_id: int, data: RerouteCreate, session: Session, routing: RoutingEngine) -> DecisionRead:
+    classifier = routing.classifiers.current()
+    intents = classifier.taxonomy or {}
+    return service.reroute_ticket(session, ticket_id=ticket_id, correction=data, intents=intents)

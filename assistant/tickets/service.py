@@ -1,0 +1,204 @@
+"""Ticket intake, decision history and agents' corrections."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from assistant.db import utcnow
+from assistant.errors import InvalidInput, NotFound
+from assistant.routing.engine import RoutingEngine, ticket_text
+from assistant.tickets.models import (
+    DecisionKind,
+    DecisionRead,
+    RerouteCreate,
+    RoutingDecision,
+    Ticket,
+    TicketCreate,
+    TicketRead,
+    WebhookDelivery,
+)
+
+
+def ingest_ticket(session: Session, *, engine: RoutingEngine, payload: TicketCreate) -> tuple[DecisionRead, bool]:
+    """Store the ticket and its routing decision; a repeated delivery returns the stored decision.
+
+    Returns the decision and whether this delivery was new. Everything is committed before return.
+    """
+    stored = _delivered_decision(session, payload)
+    if stored is not None:
+        return stored, False
+    decision = engine.decide(
+        subject=payload.subject,
+        body=payload.body,
+        channel=payload.channel.value,
+        customer_tier=payload.customer_tier,
+        source=payload.source,
+    )
+    try:
+        result = _store(session, payload, decision)
+    except IntegrityError:
+        # The same delivery (or the same new ticket) was committed by a concurrent request.
+        session.rollback()
+        stored = _delivered_decision(session, payload)
+        if stored is not None:
+            return stored, False
+        result = _store(session, payload, decision)
+    return result, True
+
+
+def _store(session: Session, payload: TicketCreate, decision: DecisionRead) -> DecisionRead:
+    now = utcnow()
+    ticket = session.exec(
+        select(Ticket).where(Ticket.source == payload.source, Ticket.external_id == payload.external_id)
+    ).first()
+    if ticket is None:
+        ticket = Ticket(source=payload.source, external_id=payload.external_id, received_at=now)
+    ticket.subject = payload.subject
+    ticket.body = payload.body
+    ticket.channel = payload.channel.value
+    ticket.customer_ref = payload.customer_ref
+    ticket.customer_tier = payload.customer_tier
+    ticket.created_at = payload.created_at or ticket.created_at or now
+    ticket.language = decision.language
+    ticket.department = decision.department
+    ticket.intent = decision.intent
+    ticket.needs_human_triage = decision.needs_human_triage
+    ticket.updated_at = now
+    session.add(ticket)
+    session.flush()
+    assert ticket.id is not None
+    row = RoutingDecision(
+        ticket_id=ticket.id,
+        **decision.model_dump(include=set(_DECISION_FIELDS)),
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    assert row.id is not None
+    session.add(
+        WebhookDelivery(
+            source=payload.source,
+            external_id=payload.external_id,
+            event_id=payload.event_id,
+            ticket_id=ticket.id,
+            decision_id=row.id,
+            received_at=now,
+        )
+    )
+    session.commit()
+    return decision_read(row)
+
+
+_DECISION_FIELDS = (
+    "department",
+    "intent",
+    "confidence",
+    "intent_confidence",
+    "alternatives",
+    "language",
+    "urgency",
+    "needs_human_triage",
+    "triage_reason",
+    "rule",
+    "model_version",
+    "kind",
+)
+
+
+def _delivered_decision(session: Session, payload: TicketCreate) -> DecisionRead | None:
+    row = session.exec(
+        select(RoutingDecision)
+        .join(WebhookDelivery, col(WebhookDelivery.decision_id) == col(RoutingDecision.id))
+        .where(
+            WebhookDelivery.source == payload.source,
+            WebhookDelivery.external_id == payload.external_id,
+            WebhookDelivery.event_id == payload.event_id,
+        )
+    ).first()
+    return None if row is None else decision_read(row, replayed=True)
+
+
+def decision_read(row: RoutingDecision, *, replayed: bool = False) -> DecisionRead:
+    return DecisionRead(
+        decision_id=row.id,
+        ticket_id=row.ticket_id,
+        actor=row.actor,
+        note=row.note,
+        created_at=row.created_at,
+        replayed=replayed,
+        **row.model_dump(include=set(_DECISION_FIELDS)),
+    )
+
+
+def get_ticket(session: Session, *, ticket_id: int) -> TicketRead:
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise NotFound(f"No ticket with id {ticket_id}.", code="ticket_not_found")
+    decisions = session.exec(
+        select(RoutingDecision).where(RoutingDecision.ticket_id == ticket_id).order_by(col(RoutingDecision.id))
+    ).all()
+    return TicketRead(**ticket.model_dump(), decisions=[decision_read(d) for d in decisions])
+
+
+def reroute_ticket(
+    session: Session,
+    *,
+    ticket_id: int,
+    correction: RerouteCreate,
+    intents: dict[str, str],
+) -> DecisionRead:
+    """An agent moves a ticket; the correction is stored and becomes a training label.
+
+    Any department is accepted (an agent may move a ticket to a queue the model has never seen);
+    an intent must be one the taxonomy knows, in that department.
+    """
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise NotFound(f"No ticket with id {ticket_id}.", code="ticket_not_found")
+    if correction.intent is not None:
+        if correction.intent not in intents:
+            raise InvalidInput(f"Unknown intent {correction.intent!r}.", code="unknown_intent")
+        if intents[correction.intent] != correction.department:
+            raise InvalidInput(
+                f"Intent {correction.intent!r} belongs to department {intents[correction.intent]!r}, "
+                f"not {correction.department!r}.",
+                code="intent_department_mismatch",
+            )
+    now = utcnow()
+    row = RoutingDecision(
+        ticket_id=ticket_id,
+        kind=DecisionKind.correction.value,
+        department=correction.department,
+        intent=correction.intent,
+        confidence=1.0,
+        language=ticket.language,
+        actor=correction.agent_id,
+        note=correction.note,
+        created_at=now,
+    )
+    ticket.department = correction.department
+    ticket.intent = correction.intent
+    ticket.needs_human_triage = False
+    ticket.updated_at = now
+    session.add(row)
+    session.add(ticket)
+    session.commit()
+    return decision_read(row)
+
+
+def corrected_examples(session: Session, *, label: str = "intent") -> list[tuple[str, str]]:
+    """(text, label) per corrected ticket, from the agent's newest correction that carries that label."""
+    rows = session.exec(
+        select(Ticket, RoutingDecision)
+        .join(RoutingDecision, col(RoutingDecision.ticket_id) == col(Ticket.id))
+        .where(RoutingDecision.kind == DecisionKind.correction.value)
+        .order_by(col(Ticket.id), col(RoutingDecision.id))
+    ).all()
+    latest: dict[int, tuple[str, str]] = {}
+    for ticket, decision in rows:
+        assert ticket.id is not None
+        value = decision.intent if label == "intent" else decision.department
+        if value:
+            latest[ticket.id] = (ticket_text(ticket.subject, ticket.body), value)
+    return [(text, value) for text, value in latest.values() if value]
