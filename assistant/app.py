@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None, *, embedder: Any = None) -> Lit
         route_handlers=[system_routes.health, system_routes.ready, api],
         lifespan=[lifespan],
         dependencies={
-            "session": Provide(provide_session, sync_to_thread=False),
+            "session": Provide(provide_session),
             "routing": Provide(provide_routing, sync_to_thread=False),
             "settings": Provide(provide_settings, sync_to_thread=False),
         },

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 
 from assistant.auth.models import Role
 from assistant.routing import service
@@ -23,7 +25,9 @@ ROUTE_ROLES = [Role.admin, Role.agent, Role.integration]
     status_code=200,
     sync_to_thread=True,
 )
-def route_text(data: RouteRequest, routing: RoutingEngine, settings: Settings) -> DecisionRead:
+def route_text(
+    data: JSONBody[RouteRequest], routing: NamedDependency[RoutingEngine], settings: NamedDependency[Settings]
+) -> DecisionRead:
     return service.route_text(routing, request=data, max_text_chars=settings.max_text_chars)
 
 
@@ -34,5 +38,5 @@ def route_text(data: RouteRequest, routing: RoutingEngine, settings: Settings) -
     opt={"roles": [Role.admin, Role.agent]},
     sync_to_thread=True,
 )
-def routing_config(routing: RoutingEngine) -> dict[str, Any]:
+def routing_config(routing: NamedDependency[RoutingEngine]) -> dict[str, Any]:
     return service.routing_config(routing)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -11,6 +12,8 @@ from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from assistant.db import UTCDateTime, utcnow
+
+SOURCE_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 
 class Channel(StrEnum):
@@ -30,7 +33,7 @@ class DecisionKind(StrEnum):
 
 
 class TicketBase(SQLModel):
-    source: str = Field(min_length=1, max_length=64, regex=r"^[A-Za-z0-9_.\-]+$")
+    source: str = Field(min_length=1, max_length=64)
     external_id: str = Field(min_length=1, max_length=128)
     subject: str = Field(default="", max_length=1_000)
     body: str = Field(default="")
@@ -59,6 +62,13 @@ class TicketCreate(TicketBase):
     event_id: str = Field(min_length=1, max_length=128)
     channel: Channel = Channel.other
     created_at: datetime | None = None
+
+    @field_validator("source")
+    @classmethod
+    def _source_name(cls, value: str) -> str:
+        if not SOURCE_NAME.fullmatch(value):
+            raise ValueError("source may hold only letters, digits, '_', '.' and '-'")
+        return value
 
     @field_validator("created_at")
     @classmethod

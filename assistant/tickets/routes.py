@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, RawBody
 from pydantic import ValidationError
 from sqlmodel import Session
 
@@ -30,7 +32,12 @@ from assistant.tickets.models import DecisionRead, RerouteCreate, TicketCreate, 
     sync_to_thread=True,
 )
 def ticket_webhook(
-    request: Request, body: bytes, state: State, session: Session, routing: RoutingEngine, settings: Settings
+    request: Request,
+    body: RawBody,
+    state: State,
+    session: NamedDependency[Session],
+    routing: NamedDependency[RoutingEngine],
+    settings: NamedDependency[Settings],
 ) -> Response[DecisionRead]:
     payload = parse_ticket(body, settings)
     verify_signature(
@@ -62,7 +69,7 @@ def parse_ticket(body: bytes, settings: Settings) -> TicketCreate:
     opt={"roles": [Role.admin, Role.agent]},
     sync_to_thread=True,
 )
-def get_ticket(ticket_id: int, session: Session) -> TicketRead:
+def get_ticket(ticket_id: FromPath[int], session: NamedDependency[Session]) -> TicketRead:
     return service.get_ticket(session, ticket_id=ticket_id)
 
 
@@ -74,7 +81,12 @@ def get_ticket(ticket_id: int, session: Session) -> TicketRead:
     status_code=201,
     sync_to_thread=True,
 )
-def reroute_ticket(ticket_id: int, data: RerouteCreate, session: Session, routing: RoutingEngine) -> DecisionRead:
+def reroute_ticket(
+    ticket_id: FromPath[int],
+    data: JSONBody[RerouteCreate],
+    session: NamedDependency[Session],
+    routing: NamedDependency[RoutingEngine],
+) -> DecisionRead:
     classifier = routing.classifiers.current()
     intents = classifier.taxonomy or {}
     return service.reroute_ticket(session, ticket_id=ticket_id, correction=data, intents=intents)

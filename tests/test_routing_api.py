@@ -1,0 +1,150 @@
+"""/v1/route, rules, abstention, re-routes and roles, through the real app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from litestar.testing import TestClient
+from sqlmodel import Session, func, select
+
+from assistant.tickets.models import Ticket
+from assistant.tickets.service import corrected_examples
+from tests.support import post_ticket, ticket_payload
+
+
+def test_route_text_answers_without_storing(client: TestClient[Any], agent_headers: dict[str, str]) -> None:
+    response = client.post("/v1/route", json={"text": "I was charged twice for the same order"}, headers=agent_headers)
+    assert response.status_code == 200, response.text
+    decision = response.json()
+    assert decision["department"] == "billing_payments"
+    assert decision["intent"] == "double_charged"
+    assert decision["decision_id"] is None
+    with Session(client.app.state.engine) as session:
+        assert session.exec(select(func.count()).select_from(Ticket)).one() == 0
+
+
+def test_subject_and_body_are_accepted(client: TestClient[Any], agent_headers: dict[str, str]) -> None:
+    response = client.post(
+        "/v1/route",
+        json={"subject": "Password", "body": "I can't log in, the reset link never arrives"},
+        headers=agent_headers,
+    )
+    assert response.status_code == 200
+    assert response.json()["department"] == "account_access"
+
+
+def test_out_of_scope_text_goes_to_human_triage(client: TestClient[Any], agent_headers: dict[str, str]) -> None:
+    for text in ("What's the weather tomorrow in Hamburg?", "Who won the football match last night?"):
+        decision = client.post("/v1/route", json={"text": text}, headers=agent_headers).json()
+        assert decision["needs_human_triage"] is True, text
+        assert decision["triage_reason"] == "out_of_scope"
+        assert decision["department"] == "triage"
+        # The model's best guess stays visible to the triage agent.
+        assert decision["alternatives"][0]["department"] not in {"triage", None}
+
+
+def test_low_confidence_goes_to_human_triage(
+    settings: Any, embedder: Any, make_key: Callable[[str], dict[str, str]]
+) -> None:
+    from dataclasses import replace
+
+    from assistant.app import create_app
+
+    strict = replace(settings, confidence_threshold=0.999)
+    with TestClient(create_app(strict, embedder=embedder)) as strict_client:
+        headers = make_key("agent")
+        decision = strict_client.post("/v1/route", json={"text": "my order is wrong"}, headers=headers).json()
+    assert decision["needs_human_triage"] is True
+    assert decision["triage_reason"] == "low_confidence"
+    assert decision["department"] == "triage"
+
+
+def test_rules_run_before_the_model(client: TestClient[Any], agent_headers: dict[str, str]) -> None:
+    legal = client.post(
+        "/v1/route", json={"text": "Refund me now or my lawyer will take legal action"}, headers=agent_headers
+    ).json()
+    assert (legal["department"], legal["rule"], legal["kind"]) == ("escalations", "legal_threat", "rule")
+    assert legal["needs_human_triage"] is True and legal["triage_reason"] == "rule"
+    assert legal["alternatives"][0]["department"] == "returns_refunds"  # what the model would have said
+
+    vip = post_ticket(client, ticket_payload(customer_tier="VIP")).json()
+    assert (vip["department"], vip["rule"], vip["needs_human_triage"]) == ("priority_desk", "vip", False)
+
+
+def test_reroute_is_stored_and_becomes_a_training_label(client: TestClient[Any], agent_headers: dict[str, str]) -> None:
+    decision = post_ticket(client, ticket_payload()).json()
+    ticket_id = decision["ticket_id"]
+    correction = client.post(
+        f"/v1/tickets/{ticket_id}/reroute",
+        json={"department": "orders", "intent": "order_status", "agent_id": "agent-7", "note": "asks for status"},
+        headers=agent_headers,
+    )
+    assert correction.status_code == 201, correction.text
+    assert correction.json()["kind"] == "correction"
+    ticket = client.get(f"/v1/tickets/{ticket_id}", headers=agent_headers).json()
+    assert (ticket["department"], ticket["intent"]) == ("orders", "order_status")
+    assert [d["kind"] for d in ticket["decisions"]] == ["model", "correction"]
+    assert ticket["decisions"][1]["actor"] == "agent-7"
+    with Session(client.app.state.engine) as session:
+        examples = corrected_examples(session)
+    assert examples == [(f"{ticket['subject']}\n{ticket['body']}", "order_status")]
+
+
+def test_reroute_checks_its_input(client: TestClient[Any], agent_headers: dict[str, str]) -> None:
+    ticket_id = post_ticket(client, ticket_payload()).json()["ticket_id"]
+    cases = [
+        (
+            f"/v1/tickets/{ticket_id}/reroute",
+            {"department": "orders", "intent": "no_such_intent"},
+            400,
+            "unknown_intent",
+        ),
+        (
+            f"/v1/tickets/{ticket_id}/reroute",
+            {"department": "orders", "intent": "reset_password"},
+            400,
+            "intent_department_mismatch",
+        ),
+        ("/v1/tickets/999999/reroute", {"department": "orders"}, 404, "ticket_not_found"),
+        (f"/v1/tickets/{ticket_id}/reroute", {"department": ""}, 400, "validation_error"),
+    ]
+    for path, body, status, code in cases:
+        response = client.post(path, json=body, headers=agent_headers)
+        assert response.status_code == status, (body, response.text)
+        assert response.json()["error"]["code"] == code
+
+
+def test_keys_and_roles(client: TestClient[Any], make_key: Callable[[str], dict[str, str]]) -> None:
+    body = {"text": "where is my refund"}
+    assert client.post("/v1/route", json=body).json()["error"]["code"] == "missing_api_key"
+    unknown = client.post("/v1/route", json=body, headers={"Authorization": "Bearer sda_nope"})
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (401, "invalid_api_key")
+    portal = client.post("/v1/route", json=body, headers=make_key("portal"))
+    assert (portal.status_code, portal.json()["error"]["code"]) == (403, "wrong_role")
+    assert client.post("/v1/route", json=body, headers=make_key("integration")).status_code == 200
+    assert client.get("/v1/tickets/1", headers=make_key("integration")).status_code == 403
+
+
+def test_route_bad_input(client: TestClient[Any], agent_headers: dict[str, str]) -> None:
+    cases = [
+        ({"text": ""}, 400, "validation_error"),
+        ({"text": 42}, 400, "validation_error"),
+        ({"text": "x" * 10_001}, 400, "text_too_long"),
+    ]
+    for body, status, code in cases:
+        response = client.post("/v1/route", json=body, headers=agent_headers)
+        assert (response.status_code, response.json()["error"]["code"]) == (status, code), body
+    malformed = client.post(
+        "/v1/route", content=b'{"text": ', headers=agent_headers | {"Content-Type": "application/json"}
+    )
+    assert (malformed.status_code, malformed.json()["error"]["code"]) == (400, "malformed_json")
+
+
+def test_unknown_ticket_and_route(client: TestClient[Any], agent_headers: dict[str, str]) -> None:
+    missing = client.get("/v1/tickets/424242", headers=agent_headers)
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "ticket_not_found")
+    nowhere = client.get("/v1/nowhere", headers=agent_headers)
+    assert (nowhere.status_code, nowhere.json()["error"]["code"]) == (404, "not_found")
+    wrong_method = client.delete("/v1/route", headers=agent_headers)
+    assert (wrong_method.status_code, wrong_method.json()["error"]["code"]) == (405, "method_not_allowed")

@@ -1,0 +1,25 @@
+"""Health, readiness, the OpenAPI schema and its docs page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.testing import TestClient
+
+
+def test_health_and_ready(client: TestClient[Any]) -> None:
+    assert client.get("/health").json() == {"status": "ok"}
+    ready = client.get("/ready")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": True, "encoder": True, "classifier": True}
+    assert ready.json()["model_version"]
+
+
+def test_openapi_schema_and_docs(client: TestClient[Any]) -> None:
+    schema = client.get("/schema/openapi.json")
+    assert schema.status_code == 200
+    paths = schema.json()["paths"]
+    for path in ("/v1/webhooks/tickets", "/v1/route", "/v1/tickets/{ticket_id}", "/health", "/ready"):
+        assert path in paths, path
+    docs = client.get("/schema/swagger")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()

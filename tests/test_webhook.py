@@ -1,0 +1,127 @@
+"""The signed ticket webhook, through the real app, model and database."""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from litestar.testing import TestClient
+from sqlmodel import Session, func, select
+
+from assistant.tickets.models import RoutingDecision, Ticket, WebhookDelivery
+from tests.support import WEBHOOK_SOURCE, post_ticket, ticket_payload
+
+
+def count(client: TestClient[Any], model: type) -> int:
+    with Session(client.app.state.engine) as session:
+        return session.exec(select(func.count()).select_from(model)).one()
+
+
+def test_signed_ticket_is_routed_and_stored(client: TestClient[Any], agent_headers: dict[str, str]) -> None:
+    response = post_ticket(client, ticket_payload())
+    assert response.status_code == 201, response.text
+    decision = response.json()
+    assert decision["department"] == "shipping_delivery"
+    assert decision["intent"] in {"track_package", "delivery_delayed"}
+    assert 0.0 < decision["confidence"] <= 1.0
+    assert decision["alternatives"] and all(a["department"] != "shipping_delivery" for a in decision["alternatives"])
+    assert decision["language"] == "en"
+    assert decision["needs_human_triage"] is False and decision["triage_reason"] is None
+    assert decision["model_version"] and decision["decision_id"] and decision["ticket_id"]
+
+    ticket = client.get(f"/v1/tickets/{decision['ticket_id']}", headers=agent_headers).json()
+    assert ticket["department"] == "shipping_delivery"
+    assert ticket["created_at"] == "2026-11-20T08:30:00Z"  # stored in UTC
+    assert [d["decision_id"] for d in ticket["decisions"]] == [decision["decision_id"]]
+
+
+def test_same_delivery_twice_returns_stored_decision(client: TestClient[Any]) -> None:
+    payload = ticket_payload()
+    first = post_ticket(client, payload)
+    second = post_ticket(client, payload)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert second.json()["replayed"] is True
+    assert {k: v for k, v in second.json().items() if k != "replayed"} == {
+        k: v for k, v in first.json().items() if k != "replayed"
+    }
+    assert (count(client, Ticket), count(client, RoutingDecision), count(client, WebhookDelivery)) == (1, 1, 1)
+
+
+def test_concurrent_duplicate_deliveries_create_one_row(client: TestClient[Any]) -> None:
+    payload = ticket_payload()
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        responses = list(pool.map(lambda _: post_ticket(client, payload), range(6)))
+    assert sorted(r.status_code for r in responses) == [200] * 5 + [201]
+    assert len({r.json()["decision_id"] for r in responses}) == 1
+    assert (count(client, Ticket), count(client, WebhookDelivery)) == (1, 1)
+
+
+def test_new_event_for_known_ticket_adds_a_decision(client: TestClient[Any], agent_headers: dict[str, str]) -> None:
+    payload = ticket_payload()
+    first = post_ticket(client, payload).json()
+    update = dict(payload, event_id="evt-2", body="Actually I want to cancel the whole order before it ships.")
+    second = post_ticket(client, update)
+    assert second.status_code == 201
+    assert second.json()["ticket_id"] == first["ticket_id"]
+    history = client.get(f"/v1/tickets/{first['ticket_id']}", headers=agent_headers).json()
+    assert len(history["decisions"]) == 2
+    assert history["department"] == second.json()["department"] == "orders"
+    assert count(client, Ticket) == 1
+
+
+def test_bad_signatures_are_refused_and_store_nothing(client: TestClient[Any]) -> None:
+    payload = ticket_payload()
+    cases = {
+        "invalid_signature": post_ticket(client, payload, secret="not-the-secret"),
+        "stale_timestamp": post_ticket(client, payload, timestamp=int(time.time()) - 301),
+        "unknown_source": post_ticket(client, ticket_payload(source="other-desk")),
+    }
+    body = json.dumps(payload).encode()
+    cases["missing_signature"] = client.post(
+        "/v1/webhooks/tickets", content=body, headers={"Content-Type": "application/json"}
+    )
+    for code, response in cases.items():
+        assert response.status_code == 401, (code, response.text)
+        assert response.json()["error"]["code"] == code
+        assert response.json()["error"]["message"]
+    assert count(client, Ticket) == 0
+
+
+def test_future_timestamp_outside_window_is_refused(client: TestClient[Any]) -> None:
+    response = post_ticket(client, ticket_payload(), timestamp=int(time.time()) + 400)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "stale_timestamp"
+
+
+def test_bad_input_gets_a_clear_4xx(client: TestClient[Any]) -> None:
+    cases: dict[str, tuple[Any, int, str]] = {
+        "malformed json": (b'{"source": "acme-desk", ', 400, "malformed_json"),
+        "not an object": (b"[1, 2, 3]", 400, "validation_error"),
+        "missing field": (ticket_payload(external_id=None), 400, "validation_error"),
+        "empty text": (ticket_payload(subject="  ", body=""), 400, "validation_error"),
+        "wrong type": (ticket_payload(body={"text": "hi"}), 400, "validation_error"),
+        "unknown channel": (ticket_payload(channel="carrier-pigeon"), 400, "validation_error"),
+        "naive time": (ticket_payload(created_at="2026-11-20T09:30:00"), 400, "validation_error"),
+        "bad source name": (ticket_payload(source="acme desk!"), 400, "validation_error"),
+        "text too long": (ticket_payload(body="word " * 2_100), 400, "text_too_long"),
+        "oversized body": (ticket_payload(body="x" * 70_000), 413, "body_too_large"),
+    }
+    for name, (payload, status, code) in cases.items():
+        if isinstance(payload, dict) and payload.get("external_id") is None:
+            payload = {k: v for k, v in payload.items() if k != "external_id"}
+        response = post_ticket(client, payload)
+        assert response.status_code == status, (name, response.text)
+        error = response.json()["error"]
+        assert error["code"] == code, (name, error)
+        assert len(error["message"]) > 10, name
+    assert count(client, Ticket) == 0
+
+
+def test_bad_input_loses_nothing_already_accepted(client: TestClient[Any], agent_headers: dict[str, str]) -> None:
+    accepted = post_ticket(client, ticket_payload()).json()
+    assert post_ticket(client, b"{not json").status_code == 400
+    assert post_ticket(client, ticket_payload(source=WEBHOOK_SOURCE, body=""), secret="wrong").status_code in {400, 401}
+    assert client.get(f"/v1/tickets/{accepted['ticket_id']}", headers=agent_headers).status_code == 200
+    assert count(client, Ticket) == 1
