@@ -85,13 +85,16 @@ def train(
     texts: list[str] = []
     labels: list[str] = []
     mapping: dict[str, str] | None = None
-    if data_path is not None:
-        data = read_labelled_csv(
-            data_path, text_column=text_column, label_column=label_column, department_column=department_column
-        )
-        texts, labels, mapping = data.texts, data.labels, data.taxonomy
-    if taxonomy is not None:
-        mapping = load_taxonomy(taxonomy)
+    try:
+        if data_path is not None:
+            data = read_labelled_csv(
+                data_path, text_column=text_column, label_column=label_column, department_column=department_column
+            )
+            texts, labels, mapping = data.texts, data.labels, data.taxonomy
+        if taxonomy is not None:
+            mapping = load_taxonomy(taxonomy)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     if from_db:
         corrected = _corrected_examples(settings, label="intent" if mapping else "department")
         click.echo(f"{len(corrected)} corrected tickets from the database", err=True)
@@ -151,8 +154,8 @@ def evaluate(data_dir: Path | None, data_path: Path, text_column: str, label_col
     if not TicketClassifier.exists(settings.classifier_dir):
         raise click.ClickException(f"no classifier in {settings.classifier_dir}; run `assistant train` first")
     classifier = TicketClassifier.load(settings.classifier_dir)
-    data = read_labelled_csv(data_path, text_column=text_column, label_column=label_column)
     try:
+        data = read_labelled_csv(data_path, text_column=text_column, label_column=label_column)
         report = evaluate_classifier(embedder=_embedder(settings), classifier=classifier, data=data, show_progress=True)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -110,7 +110,7 @@ def evaluate(
         expected_calibration_error=round(_expected_calibration_error(confidence, predicted == truth), 4),
         coverage_curve=coverage_curve(confidence, predicted == truth),
         per_class=[
-            ClassReport(name, round(float(p), 4), round(float(r), 4), round(float(f), 4), int(s))
+            ClassReport(str(name), round(float(p), 4), round(float(r), 4), round(float(f), 4), int(s))
             for name, p, r, f, s in zip(names, precision, recall, f1, support, strict=True)
         ],
     )

@@ -1,0 +1,58 @@
+"""The micro-batching encoder worker on the real model."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from knowledge import Embedder, EncoderWorker
+
+
+def test_concurrent_requests_share_batches_and_get_their_own_vectors(embedder: Embedder) -> None:
+    texts = [f"ticket number {i}: my order #{1000 + i} has not arrived" for i in range(48)]
+    expected = embedder.encode(texts)
+    worker = EncoderWorker(embedder.encode, max_batch=64).start()
+    results: dict[int, np.ndarray] = {}
+    barrier = threading.Barrier(len(texts))
+
+    def request(i: int) -> None:
+        barrier.wait()
+        results[i] = worker.encode([texts[i]])
+
+    threads = [threading.Thread(target=request, args=(i,)) for i in range(len(texts))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    worker.stop()
+    assert worker.texts_encoded == len(texts)
+    assert worker.batches_run < len(texts)  # coalesced
+    for i, text in enumerate(texts):
+        assert results[i].shape == (1, expected.shape[1]), text
+        assert np.allclose(results[i][0], expected[i], atol=1e-4)
+
+
+def test_vectors_are_normalised(embedder: Embedder) -> None:
+    vectors = embedder.encode(["hello", "a much longer ticket text about a refund for a broken kettle"])
+    assert vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_failures_reach_the_caller_and_the_worker_lives_on() -> None:
+    calls = []
+
+    def flaky(texts: list[str]) -> np.ndarray:
+        calls.append(list(texts))
+        if texts == ["boom"]:
+            raise RuntimeError("model failed")
+        return np.ones((len(texts), 2), dtype=np.float32)
+
+    worker = EncoderWorker(flaky).start()
+    with pytest.raises(RuntimeError, match="model failed"):
+        worker.encode(["boom"])
+    assert worker.encode(["fine"]).shape == (1, 2)
+    worker.stop()
+    with pytest.raises(RuntimeError, match="not running"):
+        worker.encode(["after stop"])

@@ -1,0 +1,103 @@
+"""The console script: train, evaluate and keys, on real files and the real model."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from assistant.cli import main
+from assistant.demo import DEMO_TAXONOMY, DEMO_TICKETS
+from classifiers import TicketClassifier
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("ASSISTANT_DATA_DIR", str(data_dir))
+    return data_dir
+
+
+def test_train_then_evaluate_from_csv(env: Path) -> None:
+    runner = CliRunner()
+    trained = runner.invoke(
+        main,
+        [
+            "train",
+            "--data",
+            str(DEMO_TICKETS),
+            "--text-column",
+            "text",
+            "--label-column",
+            "intent",
+            "--taxonomy",
+            str(DEMO_TAXONOMY),
+            "--holdout",
+            "0.2",
+        ],
+    )
+    assert trained.exit_code == 0, trained.output
+    assert "department accuracy" in trained.output and "38 labels, 8 departments" in trained.output
+    classifier = TicketClassifier.load(env / "classifier")
+    assert classifier.meta["metrics"]["holdout"] == 0.2
+    assert classifier.meta["metrics"]["accuracy"] > 0.5
+
+    evaluated = runner.invoke(
+        main, ["evaluate", "--data", str(DEMO_TICKETS), "--text-column", "text", "--label-column", "intent"]
+    )
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "macro F1" in evaluated.output and "cancel_order" in evaluated.output
+
+
+def test_train_with_department_column(env: Path, tmp_path: Path) -> None:
+    from classifiers import load_taxonomy
+
+    taxonomy = load_taxonomy(DEMO_TAXONOMY)
+    csv_path = tmp_path / "with_departments.csv"
+    with open(DEMO_TICKETS) as source, open(csv_path, "w", newline="") as target:
+        writer = csv.writer(target)
+        writer.writerow(["message", "intent", "team"])
+        for row in csv.DictReader(source):
+            writer.writerow([row["text"], row["intent"], taxonomy[row["intent"]]])
+    result = CliRunner().invoke(
+        main,
+        [
+            "train",
+            "--data",
+            str(csv_path),
+            "--text-column",
+            "message",
+            "--label-column",
+            "intent",
+            "--department-column",
+            "team",
+            "--holdout",
+            "0",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert TicketClassifier.load(env / "classifier").taxonomy == taxonomy
+
+
+def test_train_reports_bad_input(env: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert "give --data CSV" in runner.invoke(main, ["train"]).output
+    wrong = runner.invoke(main, ["train", "--data", str(DEMO_TICKETS), "--label-column", "nope"])
+    assert wrong.exit_code != 0 and "no column 'nope'" in wrong.output
+    missing = runner.invoke(main, ["evaluate", "--data", str(DEMO_TICKETS), "--label-column", "intent"])
+    assert missing.exit_code != 0 and "run `assistant train` first" in missing.output
+
+
+def test_keys_create_list_revoke(env: Path) -> None:
+    runner = CliRunner()
+    created = runner.invoke(main, ["keys", "create", "--name", "zendesk", "--role", "integration"])
+    assert created.exit_code == 0, created.output
+    key = created.output.strip().splitlines()[-1]
+    assert key.startswith("sda_")
+    listed = runner.invoke(main, ["keys", "list"])
+    assert "zendesk" in listed.output and "active" in listed.output and key not in listed.output
+    assert runner.invoke(main, ["keys", "revoke", "1"]).exit_code == 0
+    assert "revoked" in runner.invoke(main, ["keys", "list"]).output
+    assert runner.invoke(main, ["keys", "revoke", "99"]).exit_code != 0
