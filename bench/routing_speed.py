@@ -1,0 +1,211 @@
+"""Routing speed against the model's own limit.
+
+First times the bare model on this machine (one text; batches of 32), then starts the real server on
+127.0.0.1 and sends signed webhook tickets at concurrency 1, 8 and 32 for a bounded time each,
+reporting p50/p95/p99 latency and tickets/second beside the bare figures.
+
+    .venv/bin/python -m bench.routing_speed [--seconds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from assistant.demo import DEMO_TICKETS
+from assistant.security import signed_headers
+from assistant.training.service import read_labelled_csv
+from bench.report import table, write_section
+
+COMMAND = ".venv/bin/python -m bench.routing_speed"
+
+
+def ticket_texts() -> list[str]:
+    return read_labelled_csv(DEMO_TICKETS, text_column="text", label_column="intent").texts
+
+
+def bare_model(texts: list[str], repeats: int = 200) -> dict[str, float]:
+    from assistant.settings import default_model_path
+    from knowledge import Embedder
+
+    embedder = Embedder(default_model_path()).warm_up()
+    single = []
+    for text in itertools.islice(itertools.cycle(texts), repeats):
+        started = time.perf_counter()
+        embedder.encode([text])
+        single.append(time.perf_counter() - started)
+    batches = [texts[i : i + 32] for i in range(0, len(texts) - 31, 32)]
+    started = time.perf_counter()
+    encoded = 0
+    for batch in batches:
+        embedder.encode(batch, batch_size=32)
+        encoded += len(batch)
+    rate = encoded / (time.perf_counter() - started)
+    return {"single_ms": statistics.median(single) * 1000, "batch32_per_s": rate}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, ASSISTANT_DATA_DIR=str(data_dir), ASSISTANT_PORT=str(port))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "assistant.cli", "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None:
+            raise SystemExit("server exited during start")
+        time.sleep(0.5)
+    process.kill()
+    raise SystemExit("server not ready within 180 s")
+
+
+async def load(base: str, secret: str, texts: list[str], concurrency: int, seconds: float) -> dict[str, float]:
+    latencies: list[float] = []
+    errors = 0
+    counter = itertools.count()
+    deadline = time.monotonic() + seconds
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+
+        async def worker() -> None:
+            nonlocal errors
+            while time.monotonic() < deadline:
+                n = next(counter)
+                body = json.dumps(
+                    {
+                        "source": "demo",
+                        "external_id": f"bench-{concurrency}-{n}",
+                        "event_id": "1",
+                        "subject": "",
+                        "body": texts[n % len(texts)],
+                        "channel": "email",
+                    }
+                ).encode()
+                started = time.perf_counter()
+                response = await client.post("/v1/webhooks/tickets", content=body, headers=signed_headers(secret, body))
+                latencies.append(time.perf_counter() - started)
+                if response.status_code != 201:
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    values = np.array(latencies) * 1000
+    return {
+        "requests": len(values),
+        "errors": errors,
+        "per_s": len(values) / elapsed,
+        "p50": float(np.percentile(values, 50)),
+        "p95": float(np.percentile(values, 95)),
+        "p99": float(np.percentile(values, 99)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=20.0, help="load time per concurrency level")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone")
+    args = parser.parse_args()
+    texts = ticket_texts()
+
+    bare = bare_model(texts)
+    print(f"bare model: one text {bare['single_ms']:.1f} ms; batches of 32: {bare['batch32_per_s']:.0f} texts/s")
+
+    with tempfile.TemporaryDirectory(prefix="bench-speed-") as tmp:
+        data_dir = Path(tmp)
+        port = free_port()
+        server = start_server(data_dir, port)
+        try:
+            secret = json.loads((data_dir / "demo-credentials.json").read_text())["webhook_secret"]
+            base = f"http://127.0.0.1:{port}"
+            asyncio.run(load(base, secret, texts, 4, 3.0))  # warm-up, not reported
+            results = {}
+            for concurrency in (1, 8, 32):
+                results[concurrency] = asyncio.run(load(base, secret, texts, concurrency, args.seconds))
+                r = results[concurrency]
+                print(
+                    f"concurrency {concurrency:2d}: {r['per_s']:6.1f} tickets/s  p50 {r['p50']:.1f} ms  "
+                    f"p95 {r['p95']:.1f} ms  p99 {r['p99']:.1f} ms  errors {r['errors']}/{r['requests']}"
+                )
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+    rows = [
+        [
+            c,
+            f"{r['requests']:.0f}",
+            r["errors"],
+            f"{r['per_s']:.1f}",
+            f"{r['p50']:.1f}",
+            f"{r['p95']:.1f}",
+            f"{r['p99']:.1f}",
+        ]
+        for c, r in results.items()
+    ]
+    p50_ratio = results[1]["p50"] / bare["single_ms"]
+    throughput_ratio = results[32]["per_s"] / bare["batch32_per_s"]
+    body = "\n\n".join(
+        [
+            "### Routing speed: signed webhook tickets against the bare model",
+            f"Bare model (all-MiniLM-L6-v2, demo ticket texts): one text **{bare['single_ms']:.1f} ms** (median "
+            f"of 200); batches of 32: **{bare['batch32_per_s']:.0f} texts/s**.",
+            f"Real server (`assistant serve`, SQLite, demo classifier) on 127.0.0.1, {args.seconds:.0f} s per "
+            "level; every request is a new signed ticket that is classified and committed before the answer.",
+            table(["concurrency", "requests", "errors", "tickets/s", "p50 ms", "p95 ms", "p99 ms"], rows),
+            table(
+                ["target", "measured", "met"],
+                [
+                    [
+                        "p50 at concurrency 1 ≤ 1.3 x bare single",
+                        f"{p50_ratio:.2f} x",
+                        "yes" if p50_ratio <= 1.3 else "no",
+                    ],
+                    [
+                        "throughput at concurrency 32 ≥ 0.85 x bare batched",
+                        f"{throughput_ratio:.2f} x",
+                        "yes" if throughput_ratio >= 0.85 else "no",
+                    ],
+                    [
+                        "p99 at concurrency 8 ≤ 100 ms",
+                        f"{results[8]['p99']:.1f} ms",
+                        "yes" if results[8]["p99"] <= 100 else "no",
+                    ],
+                ],
+            ),
+        ]
+    )
+    print(body)
+    if not args.no_write:
+        write_section("routing-speed", COMMAND, body)
+
+
+if __name__ == "__main__":
+    main()
