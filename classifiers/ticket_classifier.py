@@ -1,10 +1,7 @@
 """Intent and department classification of tickets over frozen sentence embeddings plus lexical features.
 
-The model is a soft-voting ensemble of four members that make different errors: logistic regression
-and an RBF-kernel SVM on the sentence embedding, a calibrated linear SVM on word and character TF-IDF
-(which catches product names, codes and typos that the embedding smooths over), and a
-similarity-weighted vote of the nearest training examples.
-A department's probability is the sum of its intents' probabilities.
+The probabilities come from a calibrated ensemble (``classifiers.ensemble``); a department's
+probability is the sum of its intents' probabilities.
 
 Out-of-scope text is judged by a second signal, independent of the classifier's probabilities: the
 mean cosine similarity to the nearest training examples, against a threshold learned from how close
@@ -20,7 +17,6 @@ import shutil
 import tempfile
 import time
 import uuid
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -29,17 +25,11 @@ from typing import Any
 
 import joblib
 import numpy as np
-from scipy.sparse import hstack
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.svm import SVC, LinearSVC
+
+from classifiers.ensemble import EnsembleModel, fit_calibrated
 
 CURRENT_POINTER = "CURRENT"
 NEIGHBOURS = 3
-VOTING_NEIGHBOURS = 10
-# Softmax temperature over cosine similarities for the neighbour vote: close neighbours dominate.
-VOTING_TEMPERATURE = 0.05
 # Share of training examples allowed to fall below the learned out-of-scope threshold.
 OUT_OF_SCOPE_QUANTILE = 0.01
 
@@ -74,15 +64,6 @@ class Prediction:
 
 
 @dataclass
-class _Members:
-    embedding_lr: LogisticRegression
-    embedding_svm: Any
-    lexical_svm: Any
-    word_tfidf: TfidfVectorizer
-    char_tfidf: TfidfVectorizer
-
-
-@dataclass
 class TicketClassifier:
     """Lifecycle: ``fit`` (or ``load``) → ``predict`` → ``save``."""
 
@@ -93,9 +74,7 @@ class TicketClassifier:
     labels: list[str] = field(default_factory=list)
     version: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
-    _members: _Members | None = None
-    _train_vectors: np.ndarray | None = None
-    _train_label_index: np.ndarray | None = None
+    _model: EnsembleModel | None = None
     _label_department: np.ndarray | None = None
     _departments: list[str] = field(default_factory=list)
 
@@ -122,31 +101,12 @@ class TicketClassifier:
         else:
             self.taxonomy = None
         started = time.perf_counter()
-        y = np.asarray(labels)
+        self.labels = sorted({str(label) for label in labels})
+        y = np.searchsorted(self.labels, np.asarray(labels, dtype=str))
         vectors = _normalise(np.asarray(embeddings, dtype=np.float32))
-        smallest_class = int(min(np.unique(y, return_counts=True)[1]))
-        folds = max(2, min(5, smallest_class))
-
-        word = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, lowercase=True)
-        char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)
-        lexical = hstack([word.fit_transform(texts), char.fit_transform(texts)]).tocsr()
-
-        embedding_lr = LogisticRegression(C=20.0, max_iter=3000)
-        embedding_lr.fit(vectors, y)
-        # libsvm's own pairwise-coupled probabilities measured better in the ensemble than
-        # CalibratedClassifierCV around SVC (0.931 vs 0.927 intent accuracy on BANKING77).
-        embedding_svm = SVC(C=10.0, kernel="rbf", gamma="scale", probability=True, random_state=random_state)
-        lexical_svm = CalibratedClassifierCV(LinearSVC(C=0.5), cv=folds)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", category=UserWarning)
-            warnings.simplefilter("ignore", category=FutureWarning)
-            embedding_svm.fit(vectors, y)
-            lexical_svm.fit(lexical, y)
-
-        self._members = _Members(embedding_lr, embedding_svm, lexical_svm, word, char)
-        self.labels = [str(label) for label in embedding_lr.classes_]
-        self._train_vectors = vectors
-        self._train_label_index = np.searchsorted(embedding_lr.classes_, y)
+        self._model, calibration = fit_calibrated(
+            list(texts), y, vectors, label_count=len(self.labels), random_state=random_state
+        )
         self._index_departments()
         learned = _out_of_scope_threshold(vectors)
         self.out_of_scope_threshold = learned
@@ -162,6 +122,7 @@ class TicketClassifier:
             "embedding_dimension": int(vectors.shape[1]),
             "learned_out_of_scope_threshold": learned,
             "training_seconds": round(time.perf_counter() - started, 2),
+            "calibration": calibration,
             "created_at": datetime.now(UTC).isoformat(),
             "library_versions": _library_versions(),
             "metrics": {},
@@ -171,36 +132,16 @@ class TicketClassifier:
     # ---- predict -------------------------------------------------------------------------------------
 
     def predict_proba(self, texts: Sequence[str], embeddings: np.ndarray) -> np.ndarray:
-        members = self._require_fitted()
-        vectors = _normalise(np.asarray(embeddings, dtype=np.float32))
-        lexical = hstack([members.word_tfidf.transform(texts), members.char_tfidf.transform(texts)]).tocsr()
-        return (
-            members.embedding_lr.predict_proba(vectors)
-            + members.embedding_svm.predict_proba(vectors)
-            + members.lexical_svm.predict_proba(lexical)
-            + self._neighbour_vote(vectors)
-        ) / 4.0
+        vectors, similarities = self._similarities(embeddings)
+        return self._require_fitted().predict_proba(texts, vectors, similarities)
 
     def nearest_similarity(self, embeddings: np.ndarray) -> np.ndarray:
         """Mean cosine similarity of each vector to its nearest training examples."""
-        assert self._train_vectors is not None
-        vectors = _normalise(np.asarray(embeddings, dtype=np.float32))
-        similarities = vectors @ self._train_vectors.T
-        k = min(NEIGHBOURS, similarities.shape[1])
-        top = np.partition(similarities, -k, axis=1)[:, -k:]
-        return top.mean(axis=1)
+        return _nearest(self._similarities(embeddings)[1])
 
-    def _neighbour_vote(self, vectors: np.ndarray) -> np.ndarray:
-        assert self._train_vectors is not None and self._train_label_index is not None
-        similarities = vectors @ self._train_vectors.T
-        k = min(VOTING_NEIGHBOURS, similarities.shape[1])
-        nearest = np.argpartition(-similarities, k - 1, axis=1)[:, :k]
-        rows = np.arange(len(vectors))[:, None]
-        scores = similarities[rows, nearest]
-        weights = np.exp((scores - scores.max(axis=1, keepdims=True)) / VOTING_TEMPERATURE)
-        votes = np.zeros((len(vectors), len(self.labels)), dtype=np.float64)
-        np.add.at(votes, (np.broadcast_to(rows, nearest.shape), self._train_label_index[nearest]), weights)
-        return votes / votes.sum(axis=1, keepdims=True)
+    def _similarities(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        vectors = _normalise(np.asarray(embeddings, dtype=np.float32))
+        return vectors, vectors @ self._require_fitted().train_vectors.T
 
     def predict(
         self,
@@ -216,9 +157,10 @@ class TicketClassifier:
             return []
         threshold = self.confidence_threshold if confidence_threshold is None else confidence_threshold
         scope = self.out_of_scope_threshold if out_of_scope_threshold is None else out_of_scope_threshold
-        probabilities = self.predict_proba(texts, embeddings)
+        vectors, similarities = self._similarities(embeddings)
+        probabilities = self._require_fitted().predict_proba(texts, vectors, similarities)
         department_probabilities = self.department_probabilities(probabilities)
-        nearest = self.nearest_similarity(embeddings)
+        nearest = _nearest(similarities)
         return [
             self._prediction(row, department_row, float(similarity), threshold, scope, alternatives)
             for row, department_row, similarity in zip(probabilities, department_probabilities, nearest, strict=True)
@@ -288,16 +230,13 @@ class TicketClassifier:
 
     def save(self, root: str | Path) -> Path:
         """Write a new version directory under ``root`` atomically and point ``CURRENT`` at it."""
-        members = self._require_fitted()
+        model = self._require_fitted()
         root = Path(root)
         root.mkdir(parents=True, exist_ok=True)
         target = root / self.version
         staging = Path(tempfile.mkdtemp(prefix=f".{self.version}-", dir=root))
         try:
-            joblib.dump(members, staging / "model.joblib")
-            assert self._train_vectors is not None
-            np.save(staging / "train_vectors.npy", self._train_vectors)
-            np.save(staging / "train_labels.npy", self._train_label_index)
+            joblib.dump(model, staging / "model.joblib")
             _write_json(staging / "meta.json", self.meta)
             os.replace(staging, target)
         except BaseException:
@@ -323,9 +262,7 @@ class TicketClassifier:
             version=meta["version"],
             meta=meta,
         )
-        classifier._members = joblib.load(path / "model.joblib")
-        classifier._train_vectors = np.load(path / "train_vectors.npy")
-        classifier._train_label_index = np.load(path / "train_labels.npy")
+        classifier._model = joblib.load(path / "model.joblib")
         classifier._index_departments()
         return classifier
 
@@ -345,10 +282,10 @@ class TicketClassifier:
         self._departments = departments
         self._label_department = np.array([position[self.department_of(label)] for label in self.labels])
 
-    def _require_fitted(self) -> _Members:
-        if self._members is None:
+    def _require_fitted(self) -> EnsembleModel:
+        if self._model is None:
             raise RuntimeError("classifier is not fitted; call fit() or load()")
-        return self._members
+        return self._model
 
 
 def load_taxonomy(path: str | Path) -> dict[str, str]:
@@ -380,6 +317,11 @@ def _out_of_scope_threshold(vectors: np.ndarray, chunk: int = 2048) -> float:
         block[rows, rows + start] = -np.inf  # leave the example itself out
         scores[start : start + chunk] = np.partition(block, -k, axis=1)[:, -k:].mean(axis=1)
     return round(float(np.quantile(scores, OUT_OF_SCOPE_QUANTILE)), 4)
+
+
+def _nearest(similarities: np.ndarray) -> np.ndarray:
+    k = min(NEIGHBOURS, similarities.shape[1])
+    return np.partition(similarities, -k, axis=1)[:, -k:].mean(axis=1)
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:

@@ -3,6 +3,10 @@
 torch runs faster on one long-lived thread than on short-lived pool threads, and one model call for
 many texts costs far less than one call per text. Requests that arrive while a batch runs form the
 next batch, so a lone request waits for nothing and a crowd shares one forward pass.
+
+A request may name a ``then`` step that turns the batch's vectors into results (a classifier's
+predictions, a search): requests sharing a step get one call of it for all their texts, on the same
+thread, so per-call overhead is paid once per batch instead of once per request.
 """
 
 from __future__ import annotations
@@ -13,12 +17,23 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 EncodeFn = Callable[[Sequence[str]], np.ndarray]
+# (texts, their vectors) -> one result per text
+BatchStep = Callable[[list[str], np.ndarray], Sequence[Any]]
 
 _STOP = object()
+
+
+@dataclass
+class _Request:
+    texts: list[str]
+    then: BatchStep | None
+    future: Future[Any]
 
 
 class EncoderWorker:
@@ -26,7 +41,7 @@ class EncoderWorker:
         self._encode = encode
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000.0
-        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Request | object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self.batches_run = 0
         self.texts_encoded = 0
@@ -47,17 +62,22 @@ class EncoderWorker:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def submit(self, texts: Sequence[str]) -> Future[np.ndarray]:
-        future: Future[np.ndarray] = Future()
+    def submit(self, texts: Sequence[str], then: BatchStep | None = None) -> Future[Any]:
+        """Future of the texts' vectors, or of ``then``'s results for them when a step is given."""
+        future: Future[Any] = Future()
         if not self.running:
             future.set_exception(RuntimeError("encoder worker is not running"))
             return future
-        self._queue.put((list(texts), future))
+        self._queue.put(_Request(list(texts), then, future))
         return future
 
     def encode(self, texts: Sequence[str], timeout: float | None = 60.0) -> np.ndarray:
         """Blocking: for handler threads."""
         return self.submit(texts).result(timeout)
+
+    def run(self, texts: Sequence[str], then: BatchStep, timeout: float | None = 60.0) -> list[Any]:
+        """Blocking: encode, then ``then`` over the batch; this request's results."""
+        return self.submit(texts, then).result(timeout)
 
     async def encode_async(self, texts: Sequence[str]) -> np.ndarray:
         return await asyncio.wrap_future(self.submit(texts))
@@ -67,8 +87,9 @@ class EncoderWorker:
             first = self._queue.get()
             if first is _STOP:
                 return
+            assert isinstance(first, _Request)
             pending = [first]
-            size = len(first[0])  # type: ignore[index]
+            size = len(first.texts)
             deadline = time.monotonic() + self.max_wait
             stop_after = False
             while size < self.max_batch:
@@ -80,26 +101,48 @@ class EncoderWorker:
                 if item is _STOP:
                     stop_after = True
                     break
+                assert isinstance(item, _Request)
                 pending.append(item)
-                size += len(item[0])  # type: ignore[index]
-            self._run_batch(pending)  # type: ignore[arg-type]
+                size += len(item.texts)
+            self._run_batch(pending)
             if stop_after:
                 return
 
-    def _run_batch(self, pending: list[tuple[list[str], Future[np.ndarray]]]) -> None:
-        live = [(texts, fut) for texts, fut in pending if fut.set_running_or_notify_cancel()]
+    def _run_batch(self, pending: list[_Request]) -> None:
+        live = [request for request in pending if request.future.set_running_or_notify_cancel()]
         if not live:
             return
-        texts = [text for batch, _ in live for text in batch]
+        texts = [text for request in live for text in request.texts]
         try:
             vectors = self._encode(texts)
-        except BaseException as exc:  # the caller gets the failure; the worker lives on
-            for _, fut in live:
-                fut.set_exception(exc)
+        except BaseException as exc:  # the callers get the failure; the worker lives on
+            for request in live:
+                request.future.set_exception(exc)
             return
         self.batches_run += 1
         self.texts_encoded += len(texts)
-        offset = 0
-        for batch, fut in live:
-            fut.set_result(vectors[offset : offset + len(batch)])
-            offset += len(batch)
+        offsets = np.cumsum([0] + [len(request.texts) for request in live])
+        # Keyed by the step itself: bound methods of one object compare equal, so they share a call.
+        steps: dict[BatchStep, list[int]] = {}
+        for position, request in enumerate(live):
+            if request.then is None:
+                request.future.set_result(vectors[offsets[position] : offsets[position + 1]])
+            else:
+                steps.setdefault(request.then, []).append(position)
+        for positions in steps.values():
+            self._run_step([live[p] for p in positions], [vectors[offsets[p] : offsets[p + 1]] for p in positions])
+
+    @staticmethod
+    def _run_step(requests: list[_Request], vectors: list[np.ndarray]) -> None:
+        then = requests[0].then
+        assert then is not None
+        try:
+            results = list(then([t for r in requests for t in r.texts], np.concatenate(vectors)))
+        except BaseException as exc:
+            for request in requests:
+                request.future.set_exception(exc)
+            return
+        start = 0
+        for request in requests:
+            request.future.set_result(results[start : start + len(request.texts)])
+            start += len(request.texts)

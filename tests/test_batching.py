@@ -56,3 +56,33 @@ def test_failures_reach_the_caller_and_the_worker_lives_on() -> None:
     worker.stop()
     with pytest.raises(RuntimeError, match="not running"):
         worker.encode(["after stop"])
+
+
+def test_a_step_runs_once_per_batch_for_all_its_requests(embedder: Embedder) -> None:
+    class Step:
+        def __init__(self) -> None:
+            self.calls: list[int] = []
+
+        def lengths(self, texts: list[str], vectors: np.ndarray) -> list[tuple[int, int]]:
+            self.calls.append(len(texts))
+            return [(len(text), vectors.shape[1]) for text in texts]
+
+    step = Step()
+    worker = EncoderWorker(embedder.encode, max_batch=64).start()
+    texts = [f"{'x' * i} order" for i in range(1, 25)]
+    barrier = threading.Barrier(len(texts))
+    results: dict[int, list[tuple[int, int]]] = {}
+
+    def request(i: int) -> None:
+        barrier.wait()
+        results[i] = worker.run([texts[i]], then=step.lengths)  # a new bound method each call
+
+    threads = [threading.Thread(target=request, args=(i,)) for i in range(len(texts))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    worker.stop()
+    assert all(results[i] == [(len(texts[i]), 384)] for i in range(len(texts)))
+    assert sum(step.calls) == len(texts)
+    assert len(step.calls) == worker.batches_run < len(texts)

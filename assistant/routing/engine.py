@@ -7,6 +7,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from assistant.errors import ServiceUnavailable
 from assistant.routing.rules import RoutingRule, first_match
 from assistant.tickets.models import DecisionKind, DecisionRead
@@ -101,17 +103,21 @@ class RoutingEngine:
         source: str | None = None,
     ) -> DecisionRead:
         text = ticket_text(subject, body)
-        model_text = text[: self.model_text_chars]
+        self.classifiers.current()  # fail fast, before queueing, when there is no classifier
+        prediction, model_version = self.encoder.run([text[: self.model_text_chars]], then=self.classify_batch)[0]
+        rule = first_match(self.rules, text=text, channel=channel, customer_tier=customer_tier, source=source)
+        return self._decision(prediction, rule, model_version, text)
+
+    def classify_batch(self, texts: list[str], vectors: np.ndarray) -> list[tuple[Prediction, str]]:
+        """Runs on the encoder thread for every ticket in the batch at once."""
         classifier = self.classifiers.current()
-        vectors = self.encoder.encode([model_text])
-        prediction = classifier.predict(
-            [model_text],
+        predictions = classifier.predict(
+            texts,
             vectors,
             confidence_threshold=self.confidence_threshold,
             out_of_scope_threshold=self.out_of_scope_threshold,
-        )[0]
-        rule = first_match(self.rules, text=text, channel=channel, customer_tier=customer_tier, source=source)
-        return self._decision(prediction, rule, classifier.version, text)
+        )
+        return [(prediction, classifier.version) for prediction in predictions]
 
     def _decision(
         self, prediction: Prediction, rule: RoutingRule | None, model_version: str, text: str
