@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
 from litestar import Litestar, Router
+from litestar.concurrency import get_asyncio_executor, set_asyncio_executor
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
@@ -27,6 +29,7 @@ log = logging.getLogger("assistant")
 def create_app(settings: Settings | None = None, *, embedder: Any = None) -> Litestar:
     """``embedder``: an already loaded ``knowledge.Embedder`` to share (tests, several apps in one process)."""
     settings = settings or Settings.from_env()
+    _use_handler_threads(settings.handler_threads)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -70,3 +73,11 @@ def create_app(settings: Settings | None = None, *, embedder: Any = None) -> Lit
         state=None,
         debug=False,
     )
+
+
+def _use_handler_threads(count: int) -> None:
+    """Sync handlers run on this pool. asyncio's default (cores + 4 = 6 threads here) would cap how many
+    tickets wait on the encoder at once, and so the batch size, far below what the model can take."""
+    current = get_asyncio_executor()
+    if current is None or current._max_workers != count:
+        set_asyncio_executor(ThreadPoolExecutor(max_workers=count, thread_name_prefix="handler"))

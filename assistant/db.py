@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,22 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+_sqlite_write_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def write_lock(session: Session) -> threading.Lock | nullcontext[None]:
+    """Hold while writing: SQLite admits one writer at a time, and threads that find it busy poll with
+    sleeps of up to 100 ms; queueing them on a lock in the process hands the database over at once.
+    PostgreSQL needs no such lock."""
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite":
+        return nullcontext()
+    key = str(bind.engine.url)
+    with _locks_guard:
+        return _sqlite_write_locks.setdefault(key, threading.Lock())
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from assistant.routing.rules import load_rules
 from assistant.settings import Settings
 from classifiers.language import LanguageDetector
 from knowledge import Embedder, EncoderWorker
+from knowledge.encoder_process import EncoderProcess
 
 log = logging.getLogger("assistant")
 
@@ -23,17 +24,16 @@ log = logging.getLogger("assistant")
 class Runtime:
     settings: Settings
     engine: Engine
-    embedder: Embedder
     encoder: EncoderWorker
     routing: RoutingEngine
     webhook_secrets: dict[str, str]
     demo_credentials: dict[str, str] = field(default_factory=dict)
+    encoder_process: EncoderProcess | None = None
 
     def state(self) -> dict[str, Any]:
         return {
             "settings": self.settings,
             "engine": self.engine,
-            "embedder": self.embedder,
             "routing": self.routing,
             "webhook_secrets": self.webhook_secrets,
             "demo_credentials": self.demo_credentials,
@@ -61,16 +61,17 @@ class Runtime:
 
     def stop(self) -> None:
         self.encoder.stop()
+        if self.encoder_process is not None:
+            self.encoder_process.stop()
         self.engine.dispose()
 
 
 def start_runtime(settings: Settings, *, embedder: Embedder | None = None) -> Runtime:
+    """``embedder``: a loaded model to encode with in this process (tests share one); by default the
+    model runs in a child process of its own (see ``knowledge.encoder_process``)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
     migrate(engine)
-    if embedder is None:
-        embedder = Embedder(settings.resolved_model_path, torch_threads=settings.torch_threads)
-    embedder.warm_up()
 
     secrets = dict(settings.webhook_secrets)
     credentials: dict[str, str] = {}
@@ -78,15 +79,23 @@ def start_runtime(settings: Settings, *, embedder: Embedder | None = None) -> Ru
     if settings.demo:
         from assistant.demo import DEMO_RULES, ensure_demo_classifier, ensure_demo_credentials
 
-        if ensure_demo_classifier(embedder=embedder, classifier_dir=settings.classifier_dir):
+        # An Embedder loads its weights on first use: here only when the demo has to be trained.
+        trainer = embedder or Embedder(settings.resolved_model_path, torch_threads=settings.torch_threads)
+        if ensure_demo_classifier(embedder=trainer, classifier_dir=settings.classifier_dir):
             log.info("trained the demo classifier into %s", settings.classifier_dir)
         credentials = ensure_demo_credentials(engine=engine, data_dir=settings.data_dir)
         secrets.setdefault(credentials["webhook_source"], credentials["webhook_secret"])
         rules_path = rules_path or DEMO_RULES
 
-    encoder = EncoderWorker(
-        embedder.encode, max_batch=settings.encoder_max_batch, max_wait_ms=settings.encoder_max_wait_ms
-    ).start()
+    encoder_process = None
+    if embedder is not None:
+        encode = embedder.warm_up().encode
+    elif not settings.encoder_process:
+        encode = Embedder(settings.resolved_model_path, torch_threads=settings.torch_threads).warm_up().encode
+    else:
+        encoder_process = EncoderProcess(settings.resolved_model_path, torch_threads=settings.torch_threads).start()
+        encode = encoder_process.encode
+    encoder = EncoderWorker(encode, max_batch=settings.encoder_max_batch, max_wait_ms=settings.encoder_max_wait_ms)
     classifiers = ClassifierStore(settings.classifier_dir)
     try:
         classifiers.current()
@@ -94,11 +103,11 @@ def start_runtime(settings: Settings, *, embedder: Embedder | None = None) -> Ru
         log.warning("%s The service is up but not ready.", exc.message)
     routing = RoutingEngine(
         classifiers=classifiers,
-        encoder=encoder,
+        encoder=encoder.start(),
         language=LanguageDetector().warm_up(),
         rules=load_rules(rules_path),
         confidence_threshold=settings.confidence_threshold,
         out_of_scope_threshold=settings.out_of_scope_threshold,
         model_text_chars=settings.model_text_chars,
     )
-    return Runtime(settings, engine, embedder, encoder, routing, secrets, credentials)
+    return Runtime(settings, engine, encoder, routing, secrets, credentials, encoder_process)

@@ -57,6 +57,10 @@ class Settings:
     # Extra wait for more requests before a batch runs; 0 takes whatever queued while the last batch ran.
     encoder_max_wait_ms: float = 0.0
     torch_threads: int = 0  # 0: torch's default
+    # Run the model in a child process, away from the web process's GIL (see knowledge.encoder_process).
+    encoder_process: bool = True
+    # Threads for synchronous handlers: at least the concurrency the encoder should batch over.
+    handler_threads: int = 64
 
     @property
     def resolved_database_url(self) -> str:
@@ -83,6 +87,10 @@ class Settings:
         return cls(**values)
 
 
+def _flag(raw: str) -> bool:
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
 def _convert(name: str, raw: str) -> Any:
     converters: dict[str, Any] = {
         "data_dir": Path,
@@ -92,12 +100,14 @@ def _convert(name: str, raw: str) -> Any:
         "out_of_scope_threshold": lambda v: float(v) if v else None,
         "webhook_secrets": _parse_secrets,
         "webhook_tolerance_seconds": int,
-        "demo": lambda v: v.strip().lower() in {"1", "true", "yes", "on"},
+        "demo": _flag,
+        "encoder_process": _flag,
         "max_body_bytes": int,
         "max_text_chars": int,
         "model_text_chars": int,
         "encoder_max_batch": int,
         "encoder_max_wait_ms": float,
         "torch_threads": int,
+        "handler_threads": int,
     }
     return converters.get(name, str)(raw)

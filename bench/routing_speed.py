@@ -24,11 +24,11 @@ import time
 from pathlib import Path
 
 import httpx
-import numpy as np
 
 from assistant.demo import DEMO_TICKETS
 from assistant.security import signed_headers
 from assistant.training.service import read_labelled_csv
+from bench.loadgen import LoadResult, RequestFactory, run_load
 from bench.report import table, write_section
 
 COMMAND = ".venv/bin/python -m bench.routing_speed"
@@ -83,46 +83,20 @@ def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     raise SystemExit("server not ready within 180 s")
 
 
-async def load(base: str, secret: str, texts: list[str], concurrency: int, seconds: float) -> dict[str, float]:
-    latencies: list[float] = []
-    errors = 0
-    counter = itertools.count()
-    deadline = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+def signed_tickets(secret: str, texts: list[str], label: str) -> RequestFactory:
+    def make(n: int) -> tuple[str, str, dict[str, str], bytes]:
+        body = json.dumps(
+            {
+                "source": "demo",
+                "external_id": f"bench-{label}-{n}",
+                "event_id": "1",
+                "body": texts[n % len(texts)],
+                "channel": "email",
+            }
+        ).encode()
+        return "POST", "/v1/webhooks/tickets", signed_headers(secret, body), body
 
-        async def worker() -> None:
-            nonlocal errors
-            while time.monotonic() < deadline:
-                n = next(counter)
-                body = json.dumps(
-                    {
-                        "source": "demo",
-                        "external_id": f"bench-{concurrency}-{n}",
-                        "event_id": "1",
-                        "subject": "",
-                        "body": texts[n % len(texts)],
-                        "channel": "email",
-                    }
-                ).encode()
-                started = time.perf_counter()
-                response = await client.post("/v1/webhooks/tickets", content=body, headers=signed_headers(secret, body))
-                latencies.append(time.perf_counter() - started)
-                if response.status_code != 201:
-                    errors += 1
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    values = np.array(latencies) * 1000
-    return {
-        "requests": len(values),
-        "errors": errors,
-        "per_s": len(values) / elapsed,
-        "p50": float(np.percentile(values, 50)),
-        "p95": float(np.percentile(values, 95)),
-        "p99": float(np.percentile(values, 99)),
-    }
+    return make
 
 
 def main() -> None:
@@ -141,15 +115,22 @@ def main() -> None:
         server = start_server(data_dir, port)
         try:
             secret = json.loads((data_dir / "demo-credentials.json").read_text())["webhook_secret"]
-            base = f"http://127.0.0.1:{port}"
-            asyncio.run(load(base, secret, texts, 4, 3.0))  # warm-up, not reported
-            results = {}
+            asyncio.run(run_load(port, signed_tickets(secret, texts, "warm"), concurrency=4, seconds=3.0))
+            results: dict[int, LoadResult] = {}
             for concurrency in (1, 8, 32):
-                results[concurrency] = asyncio.run(load(base, secret, texts, concurrency, args.seconds))
-                r = results[concurrency]
+                r = asyncio.run(
+                    run_load(
+                        port,
+                        signed_tickets(secret, texts, f"c{concurrency}"),
+                        concurrency=concurrency,
+                        seconds=args.seconds,
+                    )
+                )
+                results[concurrency] = r
                 print(
-                    f"concurrency {concurrency:2d}: {r['per_s']:6.1f} tickets/s  p50 {r['p50']:.1f} ms  "
-                    f"p95 {r['p95']:.1f} ms  p99 {r['p99']:.1f} ms  errors {r['errors']}/{r['requests']}"
+                    f"concurrency {concurrency:2d}: {r.per_second:6.1f} tickets/s  p50 {r.percentile(50):.1f} ms  "
+                    f"p95 {r.percentile(95):.1f} ms  p99 {r.percentile(99):.1f} ms  "
+                    f"errors {r.errors({201})}/{r.requests}"
                 )
         finally:
             server.send_signal(signal.SIGTERM)
@@ -161,17 +142,18 @@ def main() -> None:
     rows = [
         [
             c,
-            f"{r['requests']:.0f}",
-            r["errors"],
-            f"{r['per_s']:.1f}",
-            f"{r['p50']:.1f}",
-            f"{r['p95']:.1f}",
-            f"{r['p99']:.1f}",
+            r.requests,
+            r.errors({201}),
+            f"{r.per_second:.1f}",
+            f"{r.percentile(50):.1f}",
+            f"{r.percentile(95):.1f}",
+            f"{r.percentile(99):.1f}",
         ]
         for c, r in results.items()
     ]
-    p50_ratio = results[1]["p50"] / bare["single_ms"]
-    throughput_ratio = results[32]["per_s"] / bare["batch32_per_s"]
+    p50_ratio = results[1].percentile(50) / bare["single_ms"]
+    throughput_ratio = results[32].per_second / bare["batch32_per_s"]
+    p99_at_8 = results[8].percentile(99)
     body = "\n\n".join(
         [
             "### Routing speed: signed webhook tickets against the bare model",
@@ -195,8 +177,8 @@ def main() -> None:
                     ],
                     [
                         "p99 at concurrency 8 ≤ 100 ms",
-                        f"{results[8]['p99']:.1f} ms",
-                        "yes" if results[8]["p99"] <= 100 else "no",
+                        f"{p99_at_8:.1f} ms",
+                        "yes" if p99_at_8 <= 100 else "no",
                     ],
                 ],
             ),

@@ -86,3 +86,27 @@ def test_a_step_runs_once_per_batch_for_all_its_requests(embedder: Embedder) -> 
     assert all(results[i] == [(len(texts[i]), 384)] for i in range(len(texts)))
     assert sum(step.calls) == len(texts)
     assert len(step.calls) == worker.batches_run < len(texts)
+
+
+def test_encoder_process_matches_in_process_vectors(embedder: Embedder) -> None:
+    from assistant.settings import default_model_path
+    from knowledge.encoder_process import EncoderProcess
+
+    texts = ["where is my parcel", "I was charged twice for order #A10234"]
+    process = EncoderProcess(default_model_path()).start()
+    try:
+        assert process.running and process.dimension == 384
+        worker = EncoderWorker(process.encode).start()
+        vectors = worker.encode(texts)
+        worker.stop()
+    finally:
+        process.stop()
+    assert not process.running
+    assert np.allclose(vectors, embedder.encode(texts), atol=1e-4)
+
+
+def test_encoder_process_reports_a_missing_model(tmp_path: object) -> None:
+    from knowledge.encoder_process import EncoderProcess
+
+    with pytest.raises(RuntimeError, match="failed to load"):
+        EncoderProcess(f"{tmp_path}/no-model-here").start()

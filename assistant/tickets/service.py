@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from assistant.db import utcnow
+from assistant.db import utcnow, write_lock
 from assistant.errors import InvalidInput, NotFound
 from assistant.routing.engine import RoutingEngine, ticket_text
 from assistant.tickets.models import (
@@ -28,6 +28,9 @@ def ingest_ticket(session: Session, *, engine: RoutingEngine, payload: TicketCre
     stored = _delivered_decision(session, payload)
     if stored is not None:
         return stored, False
+    # Give the connection back to the pool while the model works: a request holding one through the
+    # encoder's queue would cap concurrency at the pool's size.
+    session.rollback()
     decision = engine.decide(
         subject=payload.subject,
         body=payload.body,
@@ -36,14 +39,16 @@ def ingest_ticket(session: Session, *, engine: RoutingEngine, payload: TicketCre
         source=payload.source,
     )
     try:
-        result = _store(session, payload, decision)
+        with write_lock(session):
+            result = _store(session, payload, decision)
     except IntegrityError:
         # The same delivery (or the same new ticket) was committed by a concurrent request.
         session.rollback()
         stored = _delivered_decision(session, payload)
         if stored is not None:
             return stored, False
-        result = _store(session, payload, decision)
+        with write_lock(session):
+            result = _store(session, payload, decision)
     return result, True
 
 

@@ -1,0 +1,107 @@
+"""The embedding model in a child process of its own.
+
+Inside the service's process, the model's forward pass shares the GIL with every handler thread:
+torch releases it for each of the hundreds of small operations in a BERT forward pass and must win
+it back each time, so a busy web process slows the model several-fold. A child process has a GIL
+of its own; the parent's batching thread sends it a batch and gets the vectors back through a pipe.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections.abc import Sequence
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+READY = "ready"
+START_TIMEOUT_SECONDS = 180.0
+
+
+class EncoderProcess:
+    def __init__(self, model_path: str | Path, *, torch_threads: int = 0) -> None:
+        self.model_path = str(model_path)
+        self.torch_threads = torch_threads
+        self.dimension = 0
+        self._connection: Connection | None = None
+        self._process: Any = None
+        self._lock = threading.Lock()
+
+    def start(self) -> EncoderProcess:
+        if self._process is not None:
+            return self
+        context = multiprocessing.get_context("spawn")  # never fork a process that holds threads
+        parent, child = context.Pipe()
+        process = context.Process(
+            target=_serve, args=(child, self.model_path, self.torch_threads), name="encoder", daemon=True
+        )
+        process.start()
+        child.close()
+        if not parent.poll(START_TIMEOUT_SECONDS):
+            process.kill()
+            raise RuntimeError(f"encoder process did not start within {START_TIMEOUT_SECONDS:.0f} s")
+        try:
+            message = parent.recv()
+        except EOFError:
+            message = RuntimeError(f"the process exited with code {process.exitcode}")
+        if isinstance(message, BaseException):
+            process.join(5)
+            raise RuntimeError(f"encoder process failed to load {self.model_path}: {message}") from message
+        _, self.dimension = message
+        self._connection, self._process = parent, process
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.is_alive()
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if self._connection is None or not self.running:
+            raise RuntimeError("encoder process is not running")
+        with self._lock:
+            self._connection.send(list(texts))
+            result = self._connection.recv()
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._process is None:
+            return
+        try:
+            assert self._connection is not None
+            self._connection.send(None)
+        except (OSError, BrokenPipeError):
+            pass
+        self._process.join(timeout)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join(timeout)
+        if self._connection is not None:
+            self._connection.close()
+        self._process = self._connection = None
+
+
+def _serve(connection: Connection, model_path: str, torch_threads: int) -> None:
+    from knowledge.embedder import Embedder
+
+    try:
+        embedder = Embedder(model_path, torch_threads=torch_threads).warm_up()
+    except BaseException as exc:
+        connection.send(exc)
+        return
+    connection.send((READY, embedder.dimension))
+    while True:
+        try:
+            texts = connection.recv()
+        except EOFError:  # the parent is gone
+            return
+        if texts is None:
+            return
+        try:
+            connection.send(embedder.encode(texts))
+        except Exception as exc:
+            connection.send(exc)
