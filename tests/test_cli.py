@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from assistant.cli import main
-from assistant.demo import DEMO_TAXONOMY, DEMO_TICKETS
+from assistant.demo import DEMO_TAXONOMY, DEMO_TICKETS, demo_training_data
 from classifiers import TicketClassifier
 
 
@@ -101,3 +101,46 @@ def test_keys_create_list_revoke(env: Path) -> None:
     assert runner.invoke(main, ["keys", "revoke", "1"]).exit_code == 0
     assert "revoked" in runner.invoke(main, ["keys", "list"]).output
     assert runner.invoke(main, ["keys", "revoke", "99"]).exit_code != 0
+
+
+def test_train_from_db_adds_agents_corrections(env: Path) -> None:
+    from assistant.db import make_engine, migrate, session_scope
+    from assistant.settings import Settings
+    from assistant.tickets.models import RerouteCreate, Ticket
+    from assistant.tickets.service import reroute_ticket
+    from classifiers import load_taxonomy
+
+    engine = make_engine(Settings.from_env().resolved_database_url)
+    migrate(engine)
+    with session_scope(engine) as session:
+        ticket = Ticket(source="zd", external_id="1", subject="Gift wrap", body="Can you gift wrap my order?")
+        session.add(ticket)
+        session.commit()
+        reroute_ticket(
+            session,
+            ticket_id=ticket.id,
+            correction=RerouteCreate(department="orders", intent="change_order", agent_id="a1"),
+            intents=load_taxonomy(DEMO_TAXONOMY),
+        )
+    engine.dispose()
+    result = CliRunner().invoke(
+        main,
+        [
+            "train",
+            "--from-db",
+            "--data",
+            str(DEMO_TICKETS),
+            "--text-column",
+            "text",
+            "--label-column",
+            "intent",
+            "--taxonomy",
+            str(DEMO_TAXONOMY),
+            "--holdout",
+            "0",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 corrected tickets from the database" in result.output
+    demo_rows = len(demo_training_data().texts)
+    assert TicketClassifier.load(env / "classifier").meta["training_rows"] == demo_rows + 1
