@@ -1,5 +1,7 @@
 # Support-desk assistant: CPU-only image with the embedding model baked in (no download at run time).
-# Build: docker build -t support-assistant .    Run: docker run -p 8000:8000 -v assistant-data:/data support-assistant
+# Build: docker build -t support-assistant .
+# Run:   docker run -p 8000:8000 -v assistant-data:/data -e ASSISTANT_WEBHOOK_SECRETS=zendesk=... support-assistant
+#        (train a classifier into /data first with `assistant train`; -e ASSISTANT_DEMO=true runs the demo)
 FROM python:3.11-slim-bookworm AS build
 
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -21,6 +23,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     HF_HUB_OFFLINE=1 \
     TRANSFORMERS_OFFLINE=1 \
     ASSISTANT_DATA_DIR=/data \
+    ASSISTANT_DEMO=false \
     ASSISTANT_HOST=0.0.0.0 \
     ASSISTANT_PORT=8000
 COPY --from=build /opt/venv /opt/venv
@@ -30,7 +33,7 @@ USER assistant
 WORKDIR /data
 VOLUME ["/data"]
 EXPOSE 8000
-# The first start trains the demo classifier (about a minute on 2 cores); give it time before judging.
+# Loading the model takes seconds; the demo's first start also trains its classifier.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=120s --retries=3 \
     CMD python -c "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"ASSISTANT_PORT\"]}/ready', timeout=4)" || exit 1
 CMD ["assistant", "serve"]

@@ -1,5 +1,8 @@
 # One command to run, one to test. Both create and fill .venv on first use.
 PYTHON ?= python3
+# Where pip finds torch. Empty: the configured index. On a Linux machine whose index would serve the
+# multi-GB CUDA build, use TORCH_INDEX=https://download.pytorch.org/whl/cpu.
+TORCH_INDEX ?=
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -10,7 +13,7 @@ $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch before sentence-transformers, pinned: otherwise pip resolves a CUDA build.
-	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 

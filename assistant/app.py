@@ -13,6 +13,8 @@ from litestar import Litestar, Router
 from litestar.concurrency import get_asyncio_executor, set_asyncio_executor
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.static_files import create_static_files_router
 
 from assistant import __version__
 from assistant.auth.guards import require_role
@@ -55,7 +57,7 @@ def create_app(settings: Settings | None = None, *, embedder: Any = None) -> Lit
         ],
     )
     return Litestar(
-        route_handlers=[system_routes.health, system_routes.ready, api],
+        route_handlers=[system_routes.health, system_routes.ready, api, _swagger_assets()],
         lifespan=[lifespan],
         dependencies={
             "session": Provide(provide_session),
@@ -69,6 +71,7 @@ def create_app(settings: Settings | None = None, *, embedder: Any = None) -> Lit
             version=__version__,
             description="Ticket routing, agent assist, FAQ search and support KPIs.",
             path="/schema",
+            render_plugins=[_offline_swagger()],
         ),
         state=None,
         debug=False,
@@ -81,3 +84,25 @@ def _use_handler_threads(count: int) -> None:
     current = get_asyncio_executor()
     if current is None or current._max_workers != count:
         set_asyncio_executor(ThreadPoolExecutor(max_workers=count, thread_name_prefix="handler"))
+
+
+# The docs page's scripts are served from the swagger-ui-bundle package: a help desk's network may
+# have no way out to a CDN.
+SWAGGER_ASSETS = "/schema/assets"
+
+
+def _swagger_assets() -> Any:
+    import swagger_ui_bundle
+
+    return create_static_files_router(
+        path=SWAGGER_ASSETS, directories=[swagger_ui_bundle.swagger_ui_path], include_in_schema=False
+    )
+
+
+def _offline_swagger() -> SwaggerRenderPlugin:
+    return SwaggerRenderPlugin(
+        js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js",
+        css_url=f"{SWAGGER_ASSETS}/swagger-ui.css",
+        standalone_preset_js_url=f"{SWAGGER_ASSETS}/swagger-ui-standalone-preset.js",
+        favicon=f"<link rel='icon' type='image/png' href='{SWAGGER_ASSETS}/favicon-32x32.png'>",
+    )

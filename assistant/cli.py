@@ -95,13 +95,13 @@ def train(
             mapping = load_taxonomy(taxonomy)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
+    if mapping is None and from_db and data_path is None:
+        mapping = _current_taxonomy(settings)
     if from_db:
         corrected = _corrected_examples(settings, label="intent" if mapping else "department")
         click.echo(f"{len(corrected)} corrected tickets from the database", err=True)
         texts += [text for text, _ in corrected]
         labels += [label for _, label in corrected]
-    if mapping is None and from_db and data_path is None:
-        mapping = _current_taxonomy(settings)
     try:
         classifier, report = train_classifier(
             embedder=_embedder(settings),

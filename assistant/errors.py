@@ -121,8 +121,13 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
     )
 
 
+def handle_too_deep(_: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:
+    return _response(400, "malformed_json", "The request body is nested too deeply to read.")
+
+
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     DomainError: handle_domain_error,
+    RecursionError: handle_too_deep,
     HTTPException: handle_http_exception,
     Exception: handle_unexpected,
 }

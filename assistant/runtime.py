@@ -37,6 +37,7 @@ class Runtime:
             "routing": self.routing,
             "webhook_secrets": self.webhook_secrets,
             "demo_credentials": self.demo_credentials,
+            "encoder_process": self.encoder_process,
         }
 
     def banner(self) -> str:

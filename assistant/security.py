@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Mapping
 
@@ -12,6 +13,7 @@ from assistant.errors import InvalidSignature
 TIMESTAMP_HEADER = "x-timestamp"
 SIGNATURE_HEADER = "x-signature"
 SIGNATURE_PREFIX = "sha256="
+_UNIX_SECONDS = re.compile(r"\d{1,12}")
 
 
 def sign(secret: str, timestamp: int | str, body: bytes) -> str:
@@ -45,10 +47,9 @@ def verify_signature(
     secret = secrets.get(source)
     if secret is None:
         raise InvalidSignature(f"No webhook secret is configured for source {source!r}.", code="unknown_source")
-    try:
-        sent_at = int(timestamp)
-    except ValueError:
-        raise InvalidSignature("X-Timestamp must be unix seconds.", code="invalid_timestamp") from None
+    if not _UNIX_SECONDS.fullmatch(timestamp):
+        raise InvalidSignature("X-Timestamp must be unix seconds.", code="invalid_timestamp")
+    sent_at = int(timestamp)
     current = time.time() if now is None else now
     if abs(current - sent_at) > tolerance_seconds:
         raise InvalidSignature(
@@ -56,5 +57,5 @@ def verify_signature(
             "the request may be a replay.",
             code="stale_timestamp",
         )
-    if not hmac.compare_digest(sign(secret, timestamp, body), signature.strip()):
+    if not hmac.compare_digest(sign(secret, timestamp, body).encode(), signature.strip().encode("utf-8", "replace")):
         raise InvalidSignature("The signature does not match the body.", code="invalid_signature")

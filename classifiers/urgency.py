@@ -28,8 +28,9 @@ _LOW_CUES = re.compile(
 
 
 def urgency_of(text: str) -> str:
-    if _HIGH_CUES.search(text) or "!!!" in text:
-        return HIGH
+    # "not urgent" contains "urgent": the customer's own word on it is read first.
     if _LOW_CUES.search(text):
         return LOW
+    if _HIGH_CUES.search(text) or "!!!" in text:
+        return HIGH
     return NORMAL

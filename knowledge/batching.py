@@ -86,6 +86,7 @@ class EncoderWorker:
         while True:
             first = self._queue.get()
             if first is _STOP:
+                self._fail_queued()
                 return
             assert isinstance(first, _Request)
             pending = [first]
@@ -106,7 +107,18 @@ class EncoderWorker:
                 size += len(item.texts)
             self._run_batch(pending)
             if stop_after:
+                self._fail_queued()
                 return
+
+    def _fail_queued(self) -> None:
+        """Requests that raced with stop() get an answer instead of waiting out their timeout."""
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, _Request) and item.future.set_running_or_notify_cancel():
+                item.future.set_exception(RuntimeError("encoder worker stopped"))
 
     def _run_batch(self, pending: list[_Request]) -> None:
         live = [request for request in pending if request.future.set_running_or_notify_cancel()]

@@ -37,7 +37,6 @@ def test_routes_held_out_demo_tickets(fitted: TicketClassifier, split: dict[str,
     # 38 intents from ~10 training examples each: measured 0.74 intent and 0.87 department accuracy.
     assert report.accuracy > 0.65
     assert report.department_accuracy > 0.8
-    assert report.department_accuracy >= report.accuracy
     assert 0 < report.macro_f1 <= 1
     curve = [point.accuracy for point in report.coverage_curve]
     assert curve[-1] >= curve[0]  # answering only the confident half is at least as accurate

@@ -141,7 +141,19 @@ def test_route_bad_input(client: TestClient[Any], agent_headers: dict[str, str])
     assert (malformed.status_code, malformed.json()["error"]["code"]) == (400, "malformed_json")
 
 
+def test_urgency_reads_the_customers_words(client: TestClient[Any], agent_headers: dict[str, str]) -> None:
+    def urgency(text: str) -> str:
+        return client.post("/v1/route", json={"text": text}, headers=agent_headers).json()["urgency"]
+
+    assert urgency("Someone used my card, this is fraud, please block it immediately") == "high"
+    assert urgency("Not urgent, no rush: can I change the colour of my order?") == "low"
+    assert urgency("Can I change the delivery address of my order?") == "normal"
+
+
 def test_unknown_ticket_and_route(client: TestClient[Any], agent_headers: dict[str, str]) -> None:
+    for huge in ("99999999999999999999", "0"):
+        response = client.get(f"/v1/tickets/{huge}", headers=agent_headers)
+        assert response.status_code == 400, response.text
     missing = client.get("/v1/tickets/424242", headers=agent_headers)
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "ticket_not_found")
     nowhere = client.get("/v1/nowhere", headers=agent_headers)

@@ -23,3 +23,8 @@ def test_openapi_schema_and_docs(client: TestClient[Any]) -> None:
         assert path in paths, path
     docs = client.get("/schema/swagger")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    # Served from this service, never from a CDN: the machine may have no internet.
+    assert "http://" not in docs.text and "https://" not in docs.text
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "swagger-ui-standalone-preset.js"):
+        assert f"/schema/assets/{asset}" in docs.text
+        assert client.get(f"/schema/assets/{asset}").status_code == 200

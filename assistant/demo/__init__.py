@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -53,8 +54,8 @@ def ensure_demo_credentials(*, engine: Engine, data_dir: Path) -> dict[str, str]
     credentials.setdefault("webhook_source", DEMO_SOURCE)
     credentials.setdefault("webhook_secret", secrets.token_hex(24))
     data_dir.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(credentials, indent=2) + "\n")
-    os.chmod(temporary, 0o600)
+    descriptor, temporary = tempfile.mkstemp(prefix=".credentials-", dir=data_dir)  # created owner-only
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(json.dumps(credentials, indent=2) + "\n")
     os.replace(temporary, path)
     return credentials

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -17,6 +18,8 @@ from classifiers.language import LanguageDetector
 from classifiers.ticket_classifier import CURRENT_POINTER, Prediction
 from classifiers.urgency import urgency_of
 from knowledge import EncoderWorker
+
+log = logging.getLogger("assistant")
 
 TRIAGE_DEPARTMENT = "triage"
 RULE_REASON = "rule"
@@ -36,6 +39,7 @@ class ClassifierStore:
         self.root = root
         self._classifier: TicketClassifier | None = None
         self._loaded_version: str | None = None
+        self._failed_version: str | None = None
         self._checked_at = 0.0
         self._lock = threading.Lock()
 
@@ -61,12 +65,19 @@ class ClassifierStore:
             version = pointer.read_text().strip()
         except FileNotFoundError:
             return
-        if version == self._loaded_version:
+        if version in (self._loaded_version, self._failed_version):
             return
         with self._lock:
-            if version != self._loaded_version:
+            if version in (self._loaded_version, self._failed_version):
+                return
+            try:
                 self._classifier = TicketClassifier.load(self.root / version)
-                self._loaded_version = version
+            except Exception:
+                # A broken or half-copied version must not take routing down: keep serving the last good one.
+                log.exception("could not load classifier %s; still serving %s", version, self._loaded_version)
+                self._failed_version = version
+                return
+            self._loaded_version = version
 
 
 class RoutingEngine:

@@ -18,9 +18,10 @@ def health() -> dict[str, str]:
 @get("/ready", tags=["system"], summary="Model loaded and database reachable", sync_to_thread=True)
 def ready(state: State) -> Response[dict[str, Any]]:
     routing = state.routing
+    model_process = state.encoder_process
     checks = {
         "database": ping(state.engine),
-        "encoder": routing.encoder.running,
+        "encoder": routing.encoder.running and (model_process is None or model_process.running),
         "classifier": routing.classifiers.loaded,
     }
     ok = all(checks.values())

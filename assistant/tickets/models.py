@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -14,6 +14,13 @@ from sqlmodel import Field, SQLModel
 from assistant.db import UTCDateTime, utcnow
 
 SOURCE_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+
+
+def _reject_nul(value: str | None) -> str | None:
+    # PostgreSQL cannot store NUL in text; no help-desk text needs one.
+    if value is not None and "\x00" in value:
+        raise ValueError("text may not contain NUL characters")
+    return value
 
 
 class Channel(StrEnum):
@@ -73,9 +80,19 @@ class TicketCreate(TicketBase):
     @field_validator("created_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
             raise ValueError("created_at needs a time zone, e.g. 2026-11-23T09:30:00Z")
-        return value
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("created_at is outside the range of dates this service stores") from None
+
+    @field_validator("source", "external_id", "event_id", "subject", "body", "customer_ref", "customer_tier")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        return _reject_nul(value)
 
     @model_validator(mode="after")
     def _has_text(self) -> TicketCreate:
@@ -154,6 +171,11 @@ class RerouteCreate(SQLModel):
     intent: str | None = Field(default=None, min_length=1, max_length=128)
     agent_id: str | None = Field(default=None, max_length=128)
     note: str | None = Field(default=None, max_length=1_000)
+
+    @field_validator("department", "intent", "agent_id", "note")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        return _reject_nul(value)
 
 
 class RouteRequest(SQLModel):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, RawBody
+from litestar.params import JSONBody, Parameter, RawBody
 from pydantic import ValidationError
 from sqlmodel import Session
 
@@ -20,6 +20,9 @@ from assistant.security import verify_signature
 from assistant.settings import Settings
 from assistant.tickets import service
 from assistant.tickets.models import DecisionRead, RerouteCreate, TicketCreate, TicketRead
+
+# Beyond a 64-bit key no ticket can exist; SQLite would refuse the number outright.
+TicketId = Annotated[int, Parameter(ge=1, le=2**63 - 1)]
 
 
 @post(
@@ -59,7 +62,7 @@ def ticket_webhook(
 def parse_json_object(body: bytes) -> dict[str, Any]:
     try:
         raw = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise InvalidInput("The request body is not valid JSON.", code="malformed_json") from None
     if not isinstance(raw, dict):
         raise InvalidInput("The request body must be a JSON object.", code="validation_error")
@@ -82,7 +85,7 @@ def parse_ticket(raw: dict[str, Any], settings: Settings) -> TicketCreate:
     opt={"roles": [Role.admin, Role.agent]},
     sync_to_thread=True,
 )
-def get_ticket(ticket_id: FromPath[int], session: NamedDependency[Session]) -> TicketRead:
+def get_ticket(ticket_id: TicketId, session: NamedDependency[Session]) -> TicketRead:
     return service.get_ticket(session, ticket_id=ticket_id)
 
 
@@ -95,7 +98,7 @@ def get_ticket(ticket_id: FromPath[int], session: NamedDependency[Session]) -> T
     sync_to_thread=True,
 )
 def reroute_ticket(
-    ticket_id: FromPath[int],
+    ticket_id: TicketId,
     data: JSONBody[RerouteCreate],
     session: NamedDependency[Session],
     routing: NamedDependency[RoutingEngine],

@@ -193,17 +193,17 @@ def reroute_ticket(
 
 
 def corrected_examples(session: Session, *, label: str = "intent") -> list[tuple[str, str]]:
-    """(text, label) per corrected ticket, from the agent's newest correction that carries that label."""
+    """(text, label) per corrected ticket, from the agent's newest correction."""
     rows = session.exec(
         select(Ticket, RoutingDecision)
         .join(RoutingDecision, col(RoutingDecision.ticket_id) == col(Ticket.id))
         .where(RoutingDecision.kind == DecisionKind.correction.value)
         .order_by(col(Ticket.id), col(RoutingDecision.id))
     ).all()
-    latest: dict[int, tuple[str, str]] = {}
-    for ticket, decision in rows:
+    newest: dict[int, tuple[str, str | None]] = {}
+    for ticket, decision in rows:  # ordered by decision id: the last one seen is the newest
         assert ticket.id is not None
         value = decision.intent if label == "intent" else decision.department
-        if value:
-            latest[ticket.id] = (ticket_text(ticket.subject, ticket.body), value)
-    return [(text, value) for text, value in latest.values() if value]
+        newest[ticket.id] = (ticket_text(ticket.subject, ticket.body), value)
+    # A newest correction without this label (a department-only move) leaves the ticket unlabelled.
+    return [(text, value) for text, value in newest.values() if value]
