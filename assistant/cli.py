@@ -15,6 +15,15 @@ def _settings(data_dir: Path | None) -> Settings:
     return Settings.from_env(**({"data_dir": data_dir} if data_dir else {}))
 
 
+def _database(data_dir: Path | None = None, settings: Settings | None = None):
+    """The configured database, migrated to the newest schema."""
+    from assistant.db import make_engine, migrate
+
+    engine = make_engine((settings or _settings(data_dir)).resolved_database_url)
+    migrate(engine)
+    return engine
+
+
 def _embedder(settings: Settings):
     from knowledge import Embedder
 
@@ -122,12 +131,10 @@ def train(
 
 
 def _corrected_examples(settings: Settings, *, label: str) -> list[tuple[str, str]]:
-    from assistant.db import make_engine, migrate, session_scope
+    from assistant.db import session_scope
     from assistant.tickets.service import corrected_examples
 
-    engine = make_engine(settings.resolved_database_url)
-    migrate(engine)
-    with session_scope(engine) as session:
+    with session_scope(_database(settings=settings)) as session:
         return corrected_examples(session, label=label)
 
 
@@ -174,11 +181,9 @@ def keys() -> None:
 @click.option("--role", type=click.Choice(["admin", "agent", "integration", "portal"]), required=True)
 def keys_create(data_dir: Path | None, name: str, role: str) -> None:
     from assistant.auth.service import create_api_key
-    from assistant.db import make_engine, migrate, session_scope
+    from assistant.db import session_scope
 
-    engine = make_engine(_settings(data_dir).resolved_database_url)
-    migrate(engine)
-    with session_scope(engine) as session:
+    with session_scope(_database(data_dir)) as session:
         row, key = create_api_key(session, name=name, role=role)
     click.echo(f"key {row.id} ({role}); shown only now, store it safely:\n{key}")
 
@@ -187,11 +192,9 @@ def keys_create(data_dir: Path | None, name: str, role: str) -> None:
 @data_dir_option
 def keys_list(data_dir: Path | None) -> None:
     from assistant.auth.service import list_api_keys
-    from assistant.db import make_engine, migrate, session_scope
+    from assistant.db import session_scope
 
-    engine = make_engine(_settings(data_dir).resolved_database_url)
-    migrate(engine)
-    with session_scope(engine) as session:
+    with session_scope(_database(data_dir)) as session:
         for row in list_api_keys(session):
             state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
             click.echo(f"{row.id:4d}  {row.prefix}…  {row.role:12s} {row.name:20s} {state}")
@@ -202,12 +205,10 @@ def keys_list(data_dir: Path | None) -> None:
 @click.argument("key_id", type=int)
 def keys_revoke(data_dir: Path | None, key_id: int) -> None:
     from assistant.auth.service import revoke_api_key
-    from assistant.db import make_engine, migrate, session_scope
+    from assistant.db import session_scope
     from assistant.errors import NotFound
 
-    engine = make_engine(_settings(data_dir).resolved_database_url)
-    migrate(engine)
-    with session_scope(engine) as session:
+    with session_scope(_database(data_dir)) as session:
         try:
             revoke_api_key(session, key_id=key_id)
         except NotFound as exc:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -10,22 +12,28 @@ import pytest
 from knowledge import Embedder, EncoderWorker
 
 
-def test_concurrent_requests_share_batches_and_get_their_own_vectors(embedder: Embedder) -> None:
-    texts = [f"ticket number {i}: my order #{1000 + i} has not arrived" for i in range(48)]
-    expected = embedder.encode(texts)
-    worker = EncoderWorker(embedder.encode, max_batch=64).start()
-    results: dict[int, np.ndarray] = {}
-    barrier = threading.Barrier(len(texts))
+def all_at_once(count: int, call: Callable[[int], Any]) -> dict[int, Any]:
+    """``call(i)`` for every i, from ``count`` threads released together."""
+    results: dict[int, Any] = {}
+    barrier = threading.Barrier(count)
 
     def request(i: int) -> None:
         barrier.wait()
-        results[i] = worker.encode([texts[i]])
+        results[i] = call(i)
 
-    threads = [threading.Thread(target=request, args=(i,)) for i in range(len(texts))]
+    threads = [threading.Thread(target=request, args=(i,)) for i in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    return results
+
+
+def test_concurrent_requests_share_batches_and_get_their_own_vectors(embedder: Embedder) -> None:
+    texts = [f"ticket number {i}: my order #{1000 + i} has not arrived" for i in range(48)]
+    expected = embedder.encode(texts)
+    worker = EncoderWorker(embedder.encode, max_batch=64).start()
+    results = all_at_once(len(texts), lambda i: worker.encode([texts[i]]))
     worker.stop()
     assert worker.texts_encoded == len(texts)
     assert worker.batches_run < len(texts)  # coalesced
@@ -70,18 +78,8 @@ def test_a_step_runs_once_per_batch_for_all_its_requests(embedder: Embedder) -> 
     step = Step()
     worker = EncoderWorker(embedder.encode, max_batch=64).start()
     texts = [f"{'x' * i} order" for i in range(1, 25)]
-    barrier = threading.Barrier(len(texts))
-    results: dict[int, list[tuple[int, int]]] = {}
-
-    def request(i: int) -> None:
-        barrier.wait()
-        results[i] = worker.run([texts[i]], then=step.lengths)  # a new bound method each call
-
-    threads = [threading.Thread(target=request, args=(i,)) for i in range(len(texts))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    # step.lengths is a new bound method object on every call; equal ones must share a batch call.
+    results = all_at_once(len(texts), lambda i: worker.run([texts[i]], then=step.lengths))
     worker.stop()
     assert all(results[i] == [(len(texts[i]), 384)] for i in range(len(texts)))
     assert sum(step.calls) == len(texts)
