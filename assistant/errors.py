@@ -49,16 +49,6 @@ class NotFound(DomainError):
     code = "not_found"
 
 
-class Conflict(DomainError):
-    status_code = 409
-    code = "conflict"
-
-
-class PayloadTooLarge(DomainError):
-    status_code = 413
-    code = "body_too_large"
-
-
 class ServiceUnavailable(DomainError):
     status_code = 503
     code = "not_ready"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -57,9 +57,6 @@ class EvaluationReport:
             "accuracy_at_90_coverage": self.accuracy_at_coverage(0.9),
             "expected_calibration_error": self.expected_calibration_error,
         }
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
     def format_table(self, *, per_class: bool = True) -> str:
         lines = [

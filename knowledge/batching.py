@@ -11,7 +11,6 @@ thread, so per-call overhead is paid once per batch instead of once per request.
 
 from __future__ import annotations
 
-import asyncio
 import queue
 import threading
 import time
@@ -78,9 +77,6 @@ class EncoderWorker:
     def run(self, texts: Sequence[str], then: BatchStep, timeout: float | None = 60.0) -> list[Any]:
         """Blocking: encode, then ``then`` over the batch; this request's results."""
         return self.submit(texts, then).result(timeout)
-
-    async def encode_async(self, texts: Sequence[str]) -> np.ndarray:
-        return await asyncio.wrap_future(self.submit(texts))
 
     def _run(self) -> None:
         while True:

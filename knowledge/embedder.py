@@ -31,10 +31,6 @@ class Embedder:
         return path.parent.name if path.name == "model" else path.name
 
     @property
-    def is_loaded(self) -> bool:
-        return self._model is not None
-
-    @property
     def dimension(self) -> int:
         return int(self._loaded().get_embedding_dimension())
 
