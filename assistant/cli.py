@@ -5,17 +5,23 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from assistant.settings import Settings
+
+if TYPE_CHECKING:  # heavy imports stay out of the CLI's start-up
+    from sqlalchemy import Engine
+
+    from knowledge import Embedder
 
 
 def _settings(data_dir: Path | None) -> Settings:
     return Settings.from_env(**({"data_dir": data_dir} if data_dir else {}))
 
 
-def _database(data_dir: Path | None = None, settings: Settings | None = None):
+def _database(data_dir: Path | None = None, settings: Settings | None = None) -> Engine:
     """The configured database, migrated to the newest schema."""
     from assistant.db import make_engine, migrate
 
@@ -24,7 +30,7 @@ def _database(data_dir: Path | None = None, settings: Settings | None = None):
     return engine
 
 
-def _embedder(settings: Settings):
+def _embedder(settings: Settings) -> Embedder:
     from knowledge import Embedder
 
     click.echo(f"loading embedding model from {settings.resolved_model_path}", err=True)

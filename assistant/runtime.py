@@ -43,11 +43,12 @@ class Runtime:
     def banner(self) -> str:
         settings = self.settings
         base = f"http://{settings.host}:{settings.port}"
+        classifiers = self.routing.classifiers
         lines = [
             "",
             f"  Support-desk assistant ready on {base}  (API docs: {base}/schema/swagger)",
             f"  data directory: {settings.data_dir.resolve()}",
-            f"  classifier: {self.routing.classifiers.current().version if self.routing.ready else 'none yet'}",
+            f"  classifier: {classifiers.current().version if classifiers.loaded else 'none yet'}",
         ]
         if self.demo_credentials:
             key = self.demo_credentials["api_key"]

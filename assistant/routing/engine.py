@@ -100,10 +100,6 @@ class RoutingEngine:
         self.out_of_scope_threshold = out_of_scope_threshold
         self.model_text_chars = model_text_chars
 
-    @property
-    def ready(self) -> bool:
-        return self.encoder.running and self.classifiers.loaded
-
     def decide(
         self,
         *,

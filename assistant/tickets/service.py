@@ -64,7 +64,7 @@ def _store(session: Session, payload: TicketCreate, decision: DecisionRead) -> D
     ticket.channel = payload.channel.value
     ticket.customer_ref = payload.customer_ref
     ticket.customer_tier = payload.customer_tier
-    ticket.created_at = payload.created_at or ticket.created_at or now
+    ticket.created_at = payload.created_at or ticket.created_at
     ticket.language = decision.language
     ticket.department = decision.department
     ticket.intent = decision.intent
