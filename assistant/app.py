@@ -17,9 +17,20 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
 
 from assistant import __version__
+from assistant.assist import routes as assist_routes
 from assistant.auth.guards import require_role
-from assistant.dependencies import provide_routing, provide_session, provide_settings
+from assistant.cases import routes as case_routes
+from assistant.dependencies import (
+    provide_assist,
+    provide_indexes,
+    provide_portal_search,
+    provide_routing,
+    provide_session,
+    provide_settings,
+    provide_text_encoder,
+)
 from assistant.errors import EXCEPTION_HANDLERS
+from assistant.faq import routes as faq_routes
 from assistant.routing import routes as routing_routes
 from assistant.settings import Settings
 from assistant.system import routes as system_routes
@@ -54,6 +65,17 @@ def create_app(settings: Settings | None = None, *, embedder: Any = None) -> Lit
             ticket_routes.reroute_ticket,
             routing_routes.route_text,
             routing_routes.routing_config,
+            faq_routes.search_faq,
+            faq_routes.list_faq,
+            faq_routes.get_faq,
+            faq_routes.create_faq,
+            faq_routes.update_faq,
+            faq_routes.delete_faq,
+            case_routes.solve_ticket,
+            case_routes.get_case,
+            assist_routes.suggest,
+            assist_routes.suggestion_feedback,
+            assist_routes.live_suggestions,
         ],
     )
     return Litestar(
@@ -63,6 +85,10 @@ def create_app(settings: Settings | None = None, *, embedder: Any = None) -> Lit
             "session": Provide(provide_session),
             "routing": Provide(provide_routing, sync_to_thread=False),
             "settings": Provide(provide_settings, sync_to_thread=False),
+            "text_encoder": Provide(provide_text_encoder, sync_to_thread=False),
+            "indexes": Provide(provide_indexes, sync_to_thread=False),
+            "assist": Provide(provide_assist, sync_to_thread=False),
+            "portal_search": Provide(provide_portal_search, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,

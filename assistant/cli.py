@@ -1,4 +1,4 @@
-"""Command line: ``assistant serve | train | evaluate | keys``."""
+"""Command line: ``assistant serve | train | evaluate | import-faq | import-cases | keys``."""
 
 from __future__ import annotations
 
@@ -174,6 +174,54 @@ def evaluate(data_dir: Path | None, data_path: Path, text_column: str, label_col
         raise click.ClickException(str(exc)) from exc
     click.echo(f"classifier {classifier.version}")
     click.echo(report.format_table(per_class=per_class))
+
+
+def _knowledge_import(kind: str, path: Path, data_dir: Path | None) -> None:
+    """Read the file, embed and store its items batch by batch, with a progress bar."""
+    from tqdm import tqdm
+
+    from assistant.cases.service import import_cases, read_cases_file
+    from assistant.db import session_scope
+    from assistant.errors import InvalidInput
+    from assistant.faq.service import import_faq, read_faq_file
+    from assistant.indexing.service import TextEncoder
+    from classifiers.language import LanguageDetector
+
+    settings = _settings(data_dir)
+    try:
+        items = read_faq_file(path) if kind == "faq" else read_cases_file(path)
+    except InvalidInput as exc:
+        details = f" {exc.details}" if exc.details else ""
+        raise click.ClickException(exc.message + details) from exc
+    embedder = _embedder(settings).warm_up()
+    encoder = TextEncoder(model_name=embedder.model_name, encode=embedder.encode)
+    language = LanguageDetector().warm_up()
+    run = import_faq if kind == "faq" else import_cases
+    with (
+        session_scope(_database(settings=settings)) as session,
+        tqdm(total=len(items), unit=" entries" if kind == "faq" else " cases", desc=f"importing {path.name}") as bar,
+    ):
+        report = run(session, items, encoder=encoder, language_of=language.detect, progress=bar.update)  # type: ignore[arg-type]
+    click.echo(
+        f"{report.created} created, {report.updated} updated, {report.skipped} unchanged; "
+        "a running service picks them up within seconds"
+    )
+
+
+@main.command("import-faq")
+@data_dir_option
+@click.argument("path", type=click.Path(path_type=Path))
+def import_faq_command(data_dir: Path | None, path: Path) -> None:
+    """Import FAQ entries from JSON or CSV (StackFAQ's ``{id, question, answers[]}`` works as it is)."""
+    _knowledge_import("faq", path, data_dir)
+
+
+@main.command("import-cases")
+@data_dir_option
+@click.argument("path", type=click.Path(path_type=Path))
+def import_cases_command(data_dir: Path | None, path: Path) -> None:
+    """Import historical resolved cases from JSON lines, JSON or CSV; PII is masked before storing."""
+    _knowledge_import("cases", path, data_dir)
 
 
 @main.group()

@@ -7,6 +7,9 @@ from collections.abc import Iterator
 from litestar.datastructures import State
 from sqlmodel import Session
 
+from assistant.assist.service import AssistEngine
+from assistant.faq.search import PortalSearch
+from assistant.indexing.service import KnowledgeIndexes, TextEncoder
 from assistant.routing.engine import RoutingEngine
 from assistant.settings import Settings
 
@@ -22,3 +25,19 @@ def provide_routing(state: State) -> RoutingEngine:
 
 def provide_settings(state: State) -> Settings:
     return state.settings
+
+
+def provide_text_encoder(state: State) -> TextEncoder:
+    return state.text_encoder
+
+
+def provide_indexes(state: State) -> KnowledgeIndexes:
+    return state.indexes
+
+
+def provide_assist(state: State) -> AssistEngine:
+    return state.assist
+
+
+def provide_portal_search(state: State) -> PortalSearch:
+    return state.portal_search

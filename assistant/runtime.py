@@ -8,8 +8,21 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from assistant.assist.service import AssistEngine, FeedbackStats, load_playbooks
+from assistant.auth.service import KeyRoles
+from assistant.cases.service import CASE_SOURCE
 from assistant.db import make_engine, migrate
+from assistant.demo import (
+    DEMO_PLAYBOOKS,
+    DEMO_RULES,
+    ensure_demo_classifier,
+    ensure_demo_credentials,
+    ensure_demo_knowledge,
+)
 from assistant.errors import ServiceUnavailable
+from assistant.faq.search import PortalSearch
+from assistant.faq.service import FAQ_SOURCE
+from assistant.indexing.service import IndexFollower, KnowledgeIndexes, TextEncoder
 from assistant.routing.engine import ClassifierStore, RoutingEngine
 from assistant.routing.rules import load_rules
 from assistant.settings import Settings
@@ -27,6 +40,11 @@ class Runtime:
     encoder: EncoderWorker
     routing: RoutingEngine
     webhook_secrets: dict[str, str]
+    text_encoder: TextEncoder
+    indexes: KnowledgeIndexes
+    index_follower: IndexFollower
+    assist: AssistEngine
+    portal_search: PortalSearch
     demo_credentials: dict[str, str] = field(default_factory=dict)
     encoder_process: EncoderProcess | None = None
 
@@ -38,6 +56,11 @@ class Runtime:
             "webhook_secrets": self.webhook_secrets,
             "demo_credentials": self.demo_credentials,
             "encoder_process": self.encoder_process,
+            "text_encoder": self.text_encoder,
+            "indexes": self.indexes,
+            "assist": self.assist,
+            "portal_search": self.portal_search,
+            "key_roles": KeyRoles(self.engine),
         }
 
     def banner(self) -> str:
@@ -49,6 +72,8 @@ class Runtime:
             f"  Support-desk assistant ready on {base}  (API docs: {base}/schema/swagger)",
             f"  data directory: {settings.data_dir.resolve()}",
             f"  classifier: {classifiers.current().version if classifiers.loaded else 'none yet'}",
+            f"  knowledge: {self.indexes.size('faq')} published FAQ entries, {self.indexes.size('cases')} resolved "
+            f"cases (index revision {self.indexes.revision})",
         ]
         if self.demo_credentials:
             key = self.demo_credentials["api_key"]
@@ -62,6 +87,7 @@ class Runtime:
         return "\n".join(lines) + "\n"
 
     def stop(self) -> None:
+        self.index_follower.stop()
         self.encoder.stop()
         if self.encoder_process is not None:
             self.encoder_process.stop()
@@ -78,9 +104,8 @@ def start_runtime(settings: Settings, *, embedder: Embedder | None = None) -> Ru
     secrets = dict(settings.webhook_secrets)
     credentials: dict[str, str] = {}
     rules_path = settings.routing_rules_path
+    playbooks_path = settings.playbooks_path
     if settings.demo:
-        from assistant.demo import DEMO_RULES, ensure_demo_classifier, ensure_demo_credentials
-
         # An Embedder loads its weights on first use: here only when the demo has to be trained.
         trainer = embedder or Embedder(settings.resolved_model_path, torch_threads=settings.torch_threads)
         if ensure_demo_classifier(embedder=trainer, classifier_dir=settings.classifier_dir):
@@ -91,25 +116,62 @@ def start_runtime(settings: Settings, *, embedder: Embedder | None = None) -> Ru
 
     encoder_process = None
     if embedder is not None:
-        encode = embedder.warm_up().encode
+        encode, dimension, model_name = embedder.warm_up().encode, embedder.dimension, embedder.model_name
     elif not settings.encoder_process:
-        encode = Embedder(settings.resolved_model_path, torch_threads=settings.torch_threads).warm_up().encode
+        local = Embedder(settings.resolved_model_path, torch_threads=settings.torch_threads).warm_up()
+        encode, dimension, model_name = local.encode, local.dimension, local.model_name
     else:
         encoder_process = EncoderProcess(settings.resolved_model_path, torch_threads=settings.torch_threads).start()
-        encode = encoder_process.encode
+        encode, dimension = encoder_process.encode, encoder_process.dimension
+        model_name = Embedder(settings.resolved_model_path).model_name
     encoder = EncoderWorker(encode, max_batch=settings.encoder_max_batch, max_wait_ms=settings.encoder_max_wait_ms)
     classifiers = ClassifierStore(settings.classifier_dir)
     try:
         classifiers.current()
     except ServiceUnavailable as exc:
         log.warning("%s The service is up but not ready.", exc.message)
+    language = LanguageDetector().warm_up()
     routing = RoutingEngine(
         classifiers=classifiers,
         encoder=encoder.start(),
-        language=LanguageDetector().warm_up(),
+        language=language,
         rules=load_rules(rules_path),
         confidence_threshold=settings.confidence_threshold,
         out_of_scope_threshold=settings.out_of_scope_threshold,
         model_text_chars=settings.model_text_chars,
     )
-    return Runtime(settings, engine, encoder, routing, secrets, credentials, encoder_process)
+    text_encoder = TextEncoder(model_name=model_name, encode=encoder.encode)
+    if settings.demo:
+        if ensure_demo_knowledge(engine=engine, encoder=text_encoder, language_of=language.detect):
+            log.info("imported the demo FAQ and resolved cases")
+        playbooks_path = playbooks_path or DEMO_PLAYBOOKS
+    indexes = KnowledgeIndexes(
+        engine,
+        sources=[FAQ_SOURCE, CASE_SOURCE],
+        directory=settings.index_dir,
+        model_name=text_encoder.model_name,
+        dimension=dimension,
+        embed=encoder.encode,
+        approximate_threshold=settings.index_approximate_threshold,
+    ).open()
+    assist = AssistEngine(
+        indexes=indexes, routing=routing, playbooks=load_playbooks(playbooks_path), feedback=FeedbackStats(engine)
+    )
+    portal_search = PortalSearch(
+        indexes=indexes, encoder=encoder, min_score=settings.faq_min_score, model_text_chars=settings.model_text_chars
+    )
+    follower = IndexFollower(indexes, interval_seconds=settings.index_sync_seconds).start()
+    return Runtime(
+        settings,
+        engine,
+        encoder,
+        routing,
+        secrets,
+        text_encoder,
+        indexes,
+        follower,
+        assist,
+        portal_search,
+        credentials,
+        encoder_process,
+    )

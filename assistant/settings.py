@@ -62,6 +62,15 @@ class Settings:
     # Threads for synchronous handlers: at least the concurrency the encoder should batch over.
     handler_threads: int = 64
 
+    # Intent → ordered agent actions (the shape of ABCD's kb.json); empty: the demo's when demo is on.
+    playbooks_path: Path | None = None
+    # Portal search answers nothing below this cosine similarity rather than something unrelated.
+    faq_min_score: float = 0.25
+    # How often a process looks for knowledge changed by another process.
+    index_sync_seconds: float = 1.0
+    # Past this many vectors an index switches from exact to approximate search.
+    index_approximate_threshold: int = 50_000
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'assistant.db').resolve()}"
@@ -73,6 +82,10 @@ class Settings:
     @property
     def classifier_dir(self) -> Path:
         return self.data_dir / "classifier"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "indexes"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -95,6 +108,10 @@ def _convert(name: str, raw: str) -> Any:
     converters: dict[str, Any] = {
         "data_dir": Path,
         "routing_rules_path": lambda v: Path(v) if v else None,
+        "playbooks_path": lambda v: Path(v) if v else None,
+        "faq_min_score": float,
+        "index_sync_seconds": float,
+        "index_approximate_threshold": int,
         "port": int,
         "confidence_threshold": float,
         "out_of_scope_threshold": lambda v: float(v) if v else None,

@@ -149,19 +149,38 @@ class TicketClassifier:
         out_of_scope_threshold: float | None = None,
         alternatives: int = 3,
     ) -> list[Prediction]:
+        return self.predict_with_probabilities(
+            texts,
+            embeddings,
+            confidence_threshold=confidence_threshold,
+            out_of_scope_threshold=out_of_scope_threshold,
+            alternatives=alternatives,
+        )[0]
+
+    def predict_with_probabilities(
+        self,
+        texts: Sequence[str],
+        embeddings: np.ndarray,
+        *,
+        confidence_threshold: float | None = None,
+        out_of_scope_threshold: float | None = None,
+        alternatives: int = 3,
+    ) -> tuple[list[Prediction], np.ndarray]:
+        """``predict``'s answers with every label's probability (rows follow texts, columns ``labels``)."""
         self._require_fitted()
         if len(texts) == 0:
-            return []
+            return [], np.zeros((0, len(self.labels)), dtype=np.float64)
         threshold = self.confidence_threshold if confidence_threshold is None else confidence_threshold
         scope = self.out_of_scope_threshold if out_of_scope_threshold is None else out_of_scope_threshold
         vectors, similarities = self._similarities(embeddings)
         probabilities = self._require_fitted().predict_proba(texts, vectors, similarities)
         department_probabilities = self.department_probabilities(probabilities)
         nearest = _nearest(similarities)
-        return [
+        predictions = [
             self._prediction(row, department_row, float(similarity), threshold, scope, alternatives)
             for row, department_row, similarity in zip(probabilities, department_probabilities, nearest, strict=True)
         ]
+        return predictions, probabilities
 
     def department_probabilities(self, probabilities: np.ndarray) -> np.ndarray:
         assert self._label_department is not None

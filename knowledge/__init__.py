@@ -2,5 +2,7 @@
 
 from knowledge.batching import EncoderWorker
 from knowledge.embedder import Embedder
+from knowledge.vector_index import Hit, IndexMismatchError, VectorIndex
 
 __all__ = ["Embedder", "EncoderWorker"]
+__all__ += ["Hit", "IndexMismatchError", "VectorIndex"]

@@ -7,8 +7,6 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from assistant.auth.service import authenticate
-from assistant.db import session_scope
 from assistant.errors import Forbidden, Unauthorized
 
 
@@ -21,13 +19,12 @@ def require_role(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRo
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'.", code="missing_api_key")
-    with session_scope(connection.app.state.engine) as session:
-        api_key = authenticate(session, key=key.strip())
-    if api_key is None:
+    role = connection.app.state.key_roles.role_of(key.strip())
+    if role is None:
         raise Unauthorized("The API key is unknown or revoked.", code="invalid_api_key")
-    if roles and api_key.role not in roles:
+    if roles and role not in roles:
         raise Forbidden(
-            f"A key with role {api_key.role!r} may not use this route; it needs one of: {', '.join(roles)}.",
+            f"A key with role {role!r} may not use this route; it needs one of: {', '.join(roles)}.",
             code="wrong_role",
         )
-    connection.scope["api_key_role"] = api_key.role  # type: ignore[typeddict-unknown-key]
+    connection.scope["api_key_role"] = role  # type: ignore[typeddict-unknown-key]

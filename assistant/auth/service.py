@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from assistant.auth.models import ApiKey, Role
-from assistant.db import utcnow
+from assistant.db import session_scope, utcnow
 from assistant.errors import InvalidInput, NotFound
 
 KEY_PREFIX = "sda_"
@@ -49,3 +51,32 @@ def revoke_api_key(session: Session, *, key_id: int) -> ApiKey:
 
 def list_api_keys(session: Session) -> list[ApiKey]:
     return list(session.exec(select(ApiKey).order_by(ApiKey.id)).all())
+
+
+class KeyRoles:
+    """Roles of recently seen keys, so that a request does not cost a database query on the event loop.
+
+    A key revoked (from the CLI, or by another process) stops working within ``ttl_seconds``; unknown
+    keys are never cached, so a newly created key works at once.
+    """
+
+    def __init__(self, engine: Engine, *, ttl_seconds: float = 5.0) -> None:
+        self.engine = engine
+        self.ttl = ttl_seconds
+        self._roles: dict[str, tuple[str, float]] = {}
+
+    def role_of(self, key: str) -> str | None:
+        digest = hash_key(key)
+        cached = self._roles.get(digest)
+        now = time.monotonic()
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        with session_scope(self.engine) as session:
+            row = authenticate(session, key=key)
+        if row is None:
+            self._roles.pop(digest, None)
+            return None
+        if len(self._roles) > 10_000:  # a flood of distinct valid keys cannot grow this without bound
+            self._roles.clear()
+        self._roles[digest] = (row.role, now + self.ttl)
+        return row.role

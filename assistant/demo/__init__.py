@@ -9,10 +9,13 @@ import tempfile
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlmodel import select
 
 from assistant.auth.models import Role
 from assistant.auth.service import authenticate, create_api_key
 from assistant.db import session_scope
+from assistant.faq.service import LanguageOf
+from assistant.indexing.service import TextEncoder
 from assistant.training.service import LabelledTexts, read_labelled_csv, train_classifier
 from classifiers import TicketClassifier, load_taxonomy
 from knowledge import Embedder
@@ -21,6 +24,9 @@ DEMO_DIR = Path(__file__).parent
 DEMO_TICKETS = DEMO_DIR / "tickets.csv"
 DEMO_TAXONOMY = DEMO_DIR / "departments.json"
 DEMO_RULES = DEMO_DIR / "routing_rules.json"
+DEMO_FAQ = DEMO_DIR / "faq.json"
+DEMO_CASES = DEMO_DIR / "resolved_cases.jsonl"
+DEMO_PLAYBOOKS = DEMO_DIR / "playbooks.json"
 DEMO_SOURCE = "demo"
 CREDENTIALS_FILE = "demo-credentials.json"
 
@@ -59,3 +65,18 @@ def ensure_demo_credentials(*, engine: Engine, data_dir: Path) -> dict[str, str]
         handle.write(json.dumps(credentials, indent=2) + "\n")
     os.replace(temporary, path)
     return credentials
+
+
+def ensure_demo_knowledge(*, engine: Engine, encoder: TextEncoder, language_of: LanguageOf) -> bool:
+    """Import the demo FAQ and resolved cases into an empty knowledge base; True when it did."""
+    from assistant.cases.models import ResolvedCase
+    from assistant.cases.service import import_cases, read_cases_file
+    from assistant.faq.models import FaqEntry
+    from assistant.faq.service import import_faq, read_faq_file
+
+    with session_scope(engine) as session:
+        if session.exec(select(FaqEntry.id).limit(1)).first() or session.exec(select(ResolvedCase.id).limit(1)).first():
+            return False
+        import_faq(session, read_faq_file(DEMO_FAQ), encoder=encoder, language_of=language_of)
+        import_cases(session, read_cases_file(DEMO_CASES), encoder=encoder, language_of=language_of)
+    return True

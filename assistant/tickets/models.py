@@ -16,7 +16,7 @@ from assistant.db import UTCDateTime, utcnow
 SOURCE_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 
-def _reject_nul(value: str | None) -> str | None:
+def reject_nul(value: str | None) -> str | None:
     # PostgreSQL cannot store NUL in text; no help-desk text needs one.
     if value is not None and "\x00" in value:
         raise ValueError("text may not contain NUL characters")
@@ -92,7 +92,7 @@ class TicketCreate(TicketBase):
     @field_validator("source", "external_id", "event_id", "subject", "body", "customer_ref", "customer_tier")
     @classmethod
     def _no_nul(cls, value: str | None) -> str | None:
-        return _reject_nul(value)
+        return reject_nul(value)
 
     @model_validator(mode="after")
     def _has_text(self) -> TicketCreate:
@@ -175,7 +175,7 @@ class RerouteCreate(SQLModel):
     @field_validator("department", "intent", "agent_id", "note")
     @classmethod
     def _no_nul(cls, value: str | None) -> str | None:
-        return _reject_nul(value)
+        return reject_nul(value)
 
 
 class RouteRequest(SQLModel):

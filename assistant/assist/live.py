@@ -1,0 +1,131 @@
+"""Live suggestions over a WebSocket: the agent's client streams the conversation as it grows.
+
+Each message updates the conversation; suggestions are computed once the client has been quiet for
+a moment (debounced), and an answer computed for text that has since changed is dropped, so the
+agent only ever sees suggestions for the newest text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+import anyio
+from litestar import WebSocket
+from litestar.exceptions import WebSocketDisconnect
+from pydantic import ValidationError
+from sqlalchemy import Engine
+
+from assistant.assist.models import SuggestionRequest, Suggestions
+from assistant.assist.service import AssistEngine
+from assistant.db import session_scope
+from assistant.errors import DomainError
+
+DEBOUNCE_SECONDS = 0.25
+MAX_MESSAGE_CHARS = 64 * 1024
+
+
+class LiveAssist:
+    def __init__(
+        self, socket: WebSocket[Any, Any, Any], *, assist: AssistEngine, engine: Engine, max_text_chars: int
+    ) -> None:
+        self.socket = socket
+        self.assist = assist
+        self.engine = engine
+        self.max_text_chars = max_text_chars
+        self.text = ""
+        self.ticket_id: int | None = None
+        self.limits = {"cases": 5, "faq": 3, "actions": 5}
+        self.version = 0
+        self.changed = asyncio.Event()
+
+    async def run(self) -> None:
+        await self.socket.accept()
+        worker = asyncio.create_task(self._suggest_when_quiet())
+        try:
+            while True:
+                raw = await self.socket.receive_text()
+                await self._handle(raw)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            worker.cancel()
+            with anyio.CancelScope(shield=True):
+                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+                    await worker
+
+    async def _handle(self, raw: str) -> None:
+        if len(raw) > MAX_MESSAGE_CHARS:
+            await self._error("message_too_large", f"A message may hold at most {MAX_MESSAGE_CHARS} characters.")
+            return
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            await self._error("malformed_json", "Each message must be a JSON object.")
+            return
+        if not isinstance(message, dict):
+            await self._error("malformed_json", "Each message must be a JSON object.")
+            return
+        kind = message.get("type", "text")
+        text = message.get("text", "")
+        if kind not in {"text", "append", "reset"} or not isinstance(text, str) or "\x00" in text:
+            await self._error(
+                "invalid_message",
+                'Send {"type": "text"|"append"|"reset", "text": "..."}: "text" replaces the conversation, '
+                '"append" adds to it.',
+            )
+            return
+        new_text = {"text": text, "append": self.text + ("\n" if self.text and text else "") + text, "reset": ""}[kind]
+        if len(new_text) > self.max_text_chars:
+            await self._error(
+                "text_too_long", f"The conversation may hold at most {self.max_text_chars} characters; not added."
+            )
+            return
+        for name in ("cases", "faq", "actions"):
+            value = message.get(name)
+            if isinstance(value, int) and 0 <= value <= 20:
+                self.limits[name] = value
+        ticket_id = message.get("ticket_id")
+        if isinstance(ticket_id, int) and ticket_id > 0:
+            self.ticket_id = ticket_id
+        self.text = new_text
+        self.version += 1
+        self.changed.set()
+
+    async def _suggest_when_quiet(self) -> None:
+        while True:
+            await self.changed.wait()
+            while True:  # wait until the client has been quiet for a moment
+                self.changed.clear()
+                try:
+                    await asyncio.wait_for(self.changed.wait(), DEBOUNCE_SECONDS)
+                except TimeoutError:
+                    break
+            version, text = self.version, self.text
+            if not text.strip():
+                continue
+            try:
+                suggestions = await anyio.to_thread.run_sync(self._suggest, text)
+            except DomainError as exc:
+                await self._error(exc.code, exc.message)
+                continue
+            if version != self.version:
+                continue  # the conversation moved on; its newer text is already waiting
+            await self.socket.send_json(
+                {"type": "suggestions", "version": version, "suggestions": suggestions.model_dump(mode="json")}
+            )
+
+    def _suggest(self, text: str) -> Suggestions:
+        try:
+            request = SuggestionRequest(text=text, **self.limits)
+        except ValidationError as exc:  # the limits were checked on arrival; this is the text
+            raise DomainError(str(exc.errors()[0]["msg"]), code="invalid_message") from None
+        with session_scope(self.engine) as session:
+            suggestions = self.assist.suggest(session, request)
+        suggestions.ticket_id = self.ticket_id
+        return suggestions
+
+    async def _error(self, code: str, message: str) -> None:
+        await self.socket.send_json({"type": "error", "error": {"code": code, "message": message}})

@@ -1,0 +1,316 @@
+"""Suggestions for an agent: similar resolved cases, FAQ entries and next-best actions, with evidence."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import Engine, func
+from sqlmodel import Session, select
+
+from assistant.assist.models import (
+    ActionSuggestion,
+    CaseSuggestion,
+    FaqSuggestion,
+    FeedbackCreate,
+    FeedbackRead,
+    QueryInfo,
+    SuggestionFeedback,
+    SuggestionKind,
+    SuggestionRequest,
+    Suggestions,
+    Verdict,
+)
+from assistant.cases.models import ResolvedCase, clean_actions
+from assistant.cases.service import cases_by_id
+from assistant.db import session_scope, write_lock
+from assistant.errors import InvalidInput, NotFound, ServiceUnavailable
+from assistant.faq.service import excerpt
+from assistant.indexing.models import Collection
+from assistant.indexing.service import KnowledgeIndexes
+from assistant.routing.engine import RoutingEngine, ticket_text
+from assistant.tickets.models import Ticket
+from classifiers.ticket_classifier import Prediction
+from knowledge.ranking import Neighbour, feedback_factor, rank_actions
+from knowledge.vector_index import Hit
+
+log = logging.getLogger("assistant")
+
+# Nearest cases fetched before re-ranking; the answer shows the best few.
+CASE_CANDIDATES = 50
+# Neighbours whose actions are counted for next-best actions.
+ACTION_NEIGHBOURS = 10
+# Below this cosine a case or FAQ entry is unrelated enough to mislead more than it helps.
+MIN_CASE_SCORE = 0.25
+MIN_FAQ_SCORE = 0.25
+# How much a case whose intent the classifier expects for this text moves up (see docs/BENCHMARKS.md).
+INTENT_AGREEMENT_WEIGHT = 0.3
+FEEDBACK_REFRESH_SECONDS = 5.0
+
+
+def load_playbooks(path: Path | None) -> dict[str, list[str]]:
+    """Intent → ordered actions (the shape of ABCD's ``kb.json``)."""
+    if path is None:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot read playbooks from {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: playbooks must be an object of intent → list of actions")
+    playbooks = {}
+    for intent, actions in data.items():
+        if not isinstance(actions, list):
+            raise ValueError(f"{path}: the playbook for {intent!r} must be a list of action names")
+        playbooks[str(intent)] = clean_actions([str(a) for a in actions])
+    return playbooks
+
+
+class FeedbackStats:
+    """Agents' verdicts counted per suggestion, read from the database at most every few seconds."""
+
+    def __init__(self, engine: Engine, *, refresh_seconds: float = FEEDBACK_REFRESH_SECONDS) -> None:
+        self.engine = engine
+        self.refresh_seconds = refresh_seconds
+        self._counts: dict[tuple[str, str, str | None], list[int]] = {}
+        self._loaded_at = -float("inf")
+        self._lock = threading.Lock()
+
+    def invalidate(self) -> None:
+        self._loaded_at = -float("inf")
+
+    def _current(self) -> dict[tuple[str, str, str | None], list[int]]:
+        if time.monotonic() - self._loaded_at > self.refresh_seconds:
+            with self._lock:
+                if time.monotonic() - self._loaded_at > self.refresh_seconds:
+                    self._counts = self._load()
+                    self._loaded_at = time.monotonic()
+        return self._counts
+
+    def _load(self) -> dict[tuple[str, str, str | None], list[int]]:
+        counts: dict[tuple[str, str, str | None], list[int]] = {}
+        with session_scope(self.engine) as session:
+            rows = session.exec(
+                select(
+                    SuggestionFeedback.kind,
+                    SuggestionFeedback.target,
+                    SuggestionFeedback.intent,
+                    SuggestionFeedback.verdict,
+                    func.count(),
+                ).group_by(
+                    SuggestionFeedback.kind,
+                    SuggestionFeedback.target,
+                    SuggestionFeedback.intent,
+                    SuggestionFeedback.verdict,
+                )
+            ).all()
+        for kind, target, intent, verdict, count in rows:
+            entry = counts.setdefault((kind, target, intent), [0, 0])
+            entry[0 if verdict == Verdict.accepted.value else 1] += int(count)
+        return counts
+
+    def actions(self, intent: str | None) -> dict[str, tuple[int, int]]:
+        """Verdicts on actions given for this intent, plus those given without an intent."""
+        totals: dict[str, list[int]] = {}
+        for (kind, target, given_for), (accepted, rejected) in self._current().items():
+            if kind == SuggestionKind.action.value and given_for in (intent, None):
+                entry = totals.setdefault(target, [0, 0])
+                entry[0] += accepted
+                entry[1] += rejected
+        return {target: (a, r) for target, (a, r) in totals.items()}
+
+    def items(self, kind: SuggestionKind) -> dict[str, tuple[int, int]]:
+        totals: dict[str, list[int]] = {}
+        for (given_kind, target, _), (accepted, rejected) in self._current().items():
+            if given_kind == kind.value:
+                entry = totals.setdefault(target, [0, 0])
+                entry[0] += accepted
+                entry[1] += rejected
+        return {target: (a, r) for target, (a, r) in totals.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """What one encoder pass tells about a text: its vector and, when a classifier is loaded, its intent."""
+
+    vector: np.ndarray
+    prediction: Prediction | None
+    intent_probabilities: dict[str, float]
+
+
+class AssistEngine:
+    def __init__(
+        self,
+        *,
+        indexes: KnowledgeIndexes,
+        routing: RoutingEngine,
+        playbooks: dict[str, list[str]],
+        feedback: FeedbackStats,
+    ) -> None:
+        self.indexes = indexes
+        self.routing = routing
+        self.playbooks = playbooks
+        self.feedback = feedback
+
+    def analyse(self, text: str) -> Analysis:
+        """Blocking (handler threads): one trip through the shared encoder."""
+        return self.routing.encoder.run([text[: self.routing.model_text_chars]], then=self.analyse_batch)[0]
+
+    def analyse_batch(self, texts: list[str], vectors: np.ndarray) -> list[Analysis]:
+        """Runs on the encoder thread, once for every text in the batch."""
+        try:
+            classifier = self.routing.classifiers.current()
+        except ServiceUnavailable:
+            return [Analysis(vector, None, {}) for vector in vectors]
+        predictions, probabilities = classifier.predict_with_probabilities(
+            texts,
+            vectors,
+            confidence_threshold=self.routing.confidence_threshold,
+            out_of_scope_threshold=self.routing.out_of_scope_threshold,
+        )
+        labels = classifier.labels
+        analyses = []
+        for vector, prediction, row in zip(vectors, predictions, probabilities, strict=True):
+            # Only the likeliest intents matter for re-ranking; the rest round to nothing.
+            top = np.argsort(-row)[:10]
+            analyses.append(Analysis(vector, prediction, {labels[i]: float(row[i]) for i in top}))
+        return analyses
+
+    def suggest(self, session: Session, request: SuggestionRequest) -> Suggestions:
+        text = request.text or ""
+        if request.ticket_id is not None:
+            ticket = session.get(Ticket, request.ticket_id)
+            if ticket is None:
+                raise NotFound(f"No ticket with id {request.ticket_id}.", code="ticket_not_found")
+            text = ticket_text(ticket.subject, ticket.body)
+        session.rollback()  # no connection held while the model works
+        analysis = self.analyse(text)
+        return self.suggest_for(session, analysis, request, language=self.routing.language.detect(text))
+
+    def suggest_for(
+        self, session: Session, analysis: Analysis, request: SuggestionRequest, *, language: str | None
+    ) -> Suggestions:
+        prediction = analysis.prediction
+        # Each search is asked for the same revision: a case and an FAQ entry come from one moment.
+        revision = self.indexes.revision
+        similar = self._similar_cases(session, analysis) if (request.cases or request.actions) else []
+        cases = [
+            CaseSuggestion(
+                id=hit.id,
+                score=round(hit.score, 4),
+                summary=row.summary,
+                resolution=row.resolution,
+                actions=list(row.actions),
+                intent=row.intent,
+                first_contact=row.first_contact,
+            )
+            for hit, row in similar
+        ]
+        intent = prediction.intent if prediction is not None else None
+        playbook = self.playbooks.get(intent or "")
+        neighbours = [Neighbour(c.id, c.score, c.actions, c.first_contact) for c in cases[:ACTION_NEIGHBOURS]]
+        actions = rank_actions(
+            neighbours,
+            playbook=playbook,
+            playbook_name=intent if playbook else None,
+            playbook_confidence=(prediction.intent_confidence or 0.0) if prediction is not None else 0.0,
+            feedback=self.feedback.actions(intent),
+            limit=request.actions,
+        )
+        return Suggestions(
+            ticket_id=request.ticket_id,
+            query=QueryInfo(
+                intent=intent,
+                department=prediction.department if prediction is not None else None,
+                confidence=round(prediction.confidence, 4) if prediction is not None else None,
+                language=language,
+            ),
+            cases=cases[: request.cases],
+            faq=self._faq(analysis, request.faq),
+            actions=[
+                ActionSuggestion(
+                    action=a.action,
+                    score=round(a.score, 4),
+                    case_ids=a.case_ids,
+                    playbook=a.playbook,
+                    accepted=a.accepted,
+                    rejected=a.rejected,
+                )
+                for a in actions
+            ],
+            index_revision=revision,
+        )
+
+    def _similar_cases(self, session: Session, analysis: Analysis) -> list[tuple[Hit, ResolvedCase]]:
+        """Nearest cases, those of the intent the classifier expects moved up, agents' verdicts applied."""
+        hits = self.indexes.search(Collection.cases.value, analysis.vector, CASE_CANDIDATES, min_score=MIN_CASE_SCORE)[
+            0
+        ]
+        rows = cases_by_id(session, [hit.id for hit in hits])
+        verdicts = self.feedback.items(SuggestionKind.case)
+        rescored = []
+        for hit in hits:
+            row = rows.get(hit.id)
+            if row is None:  # deleted since the index last heard
+                continue
+            agreement = analysis.intent_probabilities.get(row.intent or "", 0.0)
+            score = (hit.score + INTENT_AGREEMENT_WEIGHT * agreement) * feedback_factor(
+                *verdicts.get(str(hit.id), (0, 0))
+            )
+            rescored.append((Hit(hit.id, score), row))
+        return sorted(rescored, key=lambda pair: -pair[0].score)
+
+    def _faq(self, analysis: Analysis, k: int) -> list[FaqSuggestion]:
+        if k == 0:
+            return []
+        verdicts = self.feedback.items(SuggestionKind.faq)
+        hits = self.indexes.search(Collection.faq.value, analysis.vector, k * 3, min_score=MIN_FAQ_SCORE)[0]
+        rescored = sorted(
+            (Hit(h.id, h.score * feedback_factor(*verdicts.get(str(h.id), (0, 0)))) for h in hits),
+            key=lambda h: -h.score,
+        )
+        found = []
+        for hit in rescored[:k]:
+            document = self.indexes.document(Collection.faq.value, hit.id)
+            if document is not None:
+                found.append(
+                    FaqSuggestion(
+                        id=hit.id,
+                        score=round(hit.score, 4),
+                        question=document.question,
+                        answer_excerpt=excerpt(document.answer),
+                        language=document.language,
+                    )
+                )
+        return found
+
+
+def record_feedback(session: Session, feedback: FeedbackCreate, *, stats: FeedbackStats) -> FeedbackRead:
+    target = feedback.target.strip()
+    if feedback.kind in (SuggestionKind.case, SuggestionKind.faq) and not target.isdigit():
+        raise InvalidInput(f"A {feedback.kind.value} suggestion is named by its numeric id.", code="invalid_target")
+    if feedback.kind == SuggestionKind.action:
+        try:
+            target = clean_actions([target])[0]
+        except ValueError as exc:
+            raise InvalidInput(str(exc), code="invalid_target") from None
+    if feedback.ticket_id is not None and session.get(Ticket, feedback.ticket_id) is None:
+        raise NotFound(f"No ticket with id {feedback.ticket_id}.", code="ticket_not_found")
+    row = SuggestionFeedback(
+        kind=feedback.kind.value,
+        target=target,
+        intent=feedback.intent,
+        verdict=feedback.verdict.value,
+        ticket_id=feedback.ticket_id,
+        agent_id=feedback.agent_id,
+    )
+    with write_lock(session):
+        session.add(row)
+        session.commit()
+    stats.invalidate()
+    return FeedbackRead.model_validate(row, from_attributes=True)

@@ -1,0 +1,1 @@
+"""Resolved cases: solved tickets and imported history, the evidence behind agent suggestions."""

@@ -1,0 +1,125 @@
+"""Resolved cases: what a solved ticket leaves behind for the next agent."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from pydantic import field_validator
+from sqlalchemy import JSON, Column, LargeBinary
+from sqlmodel import Field, SQLModel
+
+from assistant.db import UTCDateTime, utcnow
+from assistant.tickets.models import reject_nul
+
+ACTION_NAME = re.compile(r"[a-z0-9][a-z0-9_\-]{0,63}")
+MAX_ACTIONS = 30
+
+
+def clean_actions(actions: list[str]) -> list[str]:
+    """Action names as agents' tools know them (``verify-identity``), in the order taken, each once."""
+    cleaned: list[str] = []
+    for action in actions:
+        name = action.strip().lower()
+        if not ACTION_NAME.fullmatch(name):
+            raise ValueError(f"action {action[:70]!r} is not a name like 'verify-identity' (a-z, 0-9, '-', '_')")
+        if name not in cleaned:
+            cleaned.append(name)
+    return cleaned
+
+
+class ResolvedCase(SQLModel, table=True):
+    __tablename__ = "resolved_cases"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int | None = Field(default=None, foreign_key="tickets.id", ondelete="CASCADE", unique=True)
+    external_id: str | None = Field(default=None, max_length=128, unique=True)
+    # Both texts are stored PII-masked: they are shown to other agents and indexed.
+    summary: str
+    resolution: str
+    actions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    intent: str | None = Field(default=None, max_length=128)
+    department: str | None = Field(default=None, max_length=64)
+    language: str | None = Field(default=None, max_length=8)
+    first_contact: bool = False
+    # Kept only so that one customer's data can be found and erased; never shown.
+    customer_ref: str | None = Field(default=None, max_length=128, index=True)
+    agent_id: str | None = Field(default=None, max_length=128)
+    solved_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    embedding: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    embedding_model: str | None = Field(default=None, max_length=128)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class SolveRequest(SQLModel):
+    """An agent solves a ticket: what fixed it and the actions taken."""
+
+    resolution: str = Field(min_length=1, max_length=20_000)
+    actions: list[str] = Field(default_factory=list, max_length=MAX_ACTIONS)
+    agent_id: str | None = Field(default=None, max_length=128)
+    first_contact: bool = False
+
+    @field_validator("resolution")
+    @classmethod
+    def _resolution(cls, value: str) -> str:
+        reject_nul(value)
+        if not value.strip():
+            raise ValueError("may not be blank")
+        return value.strip()
+
+    @field_validator("actions")
+    @classmethod
+    def _actions(cls, value: list[str]) -> list[str]:
+        return clean_actions(value)
+
+    @field_validator("agent_id")
+    @classmethod
+    def _agent(cls, value: str | None) -> str | None:
+        return reject_nul(value)
+
+
+class CaseImport(SQLModel):
+    """One historical resolved case in a bulk import."""
+
+    text: str = Field(min_length=1, max_length=20_000)
+    resolution: str = Field(min_length=1, max_length=20_000)
+    actions: list[str] = Field(default_factory=list, max_length=MAX_ACTIONS)
+    intent: str | None = Field(default=None, max_length=128)
+    department: str | None = Field(default=None, max_length=64)
+    first_contact: bool = False
+    customer_ref: str | None = Field(default=None, max_length=128)
+    external_id: str | None = Field(default=None, min_length=1, max_length=128)
+    solved_at: datetime | None = None
+
+    @field_validator("text", "resolution", "intent", "department", "customer_ref", "external_id")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        return reject_nul(value)
+
+    @field_validator("actions", mode="before")
+    @classmethod
+    def _actions(cls, value: object) -> object:
+        # CSV cells carry actions as "verify-identity;offer-refund".
+        if isinstance(value, str):
+            value = [part for part in re.split(r"[;,|]", value) if part.strip()]
+        return clean_actions(value) if isinstance(value, list) else value
+
+
+class CaseRead(SQLModel):
+    id: int
+    ticket_id: int | None
+    summary: str
+    resolution: str
+    actions: list[str]
+    intent: str | None
+    department: str | None
+    language: str | None
+    first_contact: bool
+    solved_at: datetime
+
+
+class CaseImportReport(SQLModel):
+    created: int
+    updated: int
+    skipped: int

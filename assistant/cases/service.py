@@ -1,0 +1,185 @@
+"""Resolved cases: a solved ticket becomes one at once; history comes in by bulk import."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import ValidationError
+from sqlmodel import Session, col, select
+
+from assistant.cases.models import CaseImport, CaseImportReport, CaseRead, ResolvedCase, SolveRequest
+from assistant.db import utcnow, write_lock
+from assistant.errors import InvalidInput, NotFound, validation_details
+from assistant.faq.service import batches
+from assistant.indexing.models import ChangeOp, Collection
+from assistant.indexing.service import CollectionSource, EmbedFn, TextEncoder, record_change, vector_bytes
+from assistant.routing.engine import ticket_text
+from assistant.tickets.models import Ticket
+from knowledge.pii import mask_pii
+
+IMPORT_BATCH = 64
+LanguageOf = Callable[[str], str | None]
+
+
+def _stale_vectors(rows: Sequence[ResolvedCase], embed: EmbedFn) -> np.ndarray:
+    return embed([row.summary for row in rows])
+
+
+CASE_SOURCE = CollectionSource(
+    name=Collection.cases.value,
+    table=ResolvedCase,
+    indexed=lambda row: True,
+    vectors=_stale_vectors,
+)
+
+
+def read(row: ResolvedCase) -> CaseRead:
+    return CaseRead.model_validate(row, from_attributes=True)
+
+
+def get_case(session: Session, case_id: int) -> CaseRead:
+    row = session.get(ResolvedCase, case_id)
+    if row is None:
+        raise NotFound(f"No resolved case with id {case_id}.", code="case_not_found")
+    return read(row)
+
+
+def cases_by_id(session: Session, case_ids: Sequence[int]) -> dict[int, ResolvedCase]:
+    if not case_ids:
+        return {}
+    rows = session.exec(select(ResolvedCase).where(col(ResolvedCase.id).in_(list(case_ids)))).all()
+    return {row.id: row for row in rows if row.id is not None}
+
+
+def solve_ticket(
+    session: Session,
+    *,
+    ticket_id: int,
+    request: SolveRequest,
+    encoder: TextEncoder,
+    language_of: LanguageOf,
+) -> CaseRead:
+    """The ticket's resolution becomes a resolved case (replacing an earlier one for the same ticket)."""
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise NotFound(f"No ticket with id {ticket_id}.", code="ticket_not_found")
+    summary = mask_pii(ticket_text(ticket.subject, ticket.body))
+    vector = encoder.encode([summary])[0]
+    now = utcnow()
+    with write_lock(session):
+        row = session.exec(select(ResolvedCase).where(ResolvedCase.ticket_id == ticket_id)).first()
+        if row is None:
+            row = ResolvedCase(ticket_id=ticket_id, summary=summary, resolution="", created_at=now)
+        row.summary = summary
+        row.resolution = mask_pii(request.resolution)
+        row.actions = request.actions
+        row.intent, row.department = ticket.intent, ticket.department
+        row.language = ticket.language or language_of(summary)
+        row.first_contact = request.first_contact
+        row.customer_ref = ticket.customer_ref
+        row.agent_id = request.agent_id
+        row.solved_at = now
+        row.embedding, row.embedding_model = vector_bytes(vector), encoder.model_name
+        row.updated_at = now
+        session.add(row)
+        session.flush()
+        assert row.id is not None
+        record_change(session, Collection.cases.value, [row.id], ChangeOp.upsert)
+        session.commit()
+    return read(row)
+
+
+def import_cases(
+    session: Session,
+    cases: Iterable[CaseImport],
+    *,
+    encoder: TextEncoder,
+    language_of: LanguageOf,
+    progress: Callable[[int], None] | None = None,
+) -> CaseImportReport:
+    """Historical resolved cases, masked and indexed; a known ``external_id`` is updated in place."""
+    created = updated = 0
+    for batch in batches(cases, IMPORT_BATCH):
+        summaries = [mask_pii(case.text) for case in batch]
+        vectors = encoder.encode(summaries)
+        now = utcnow()
+        with write_lock(session):
+            ids = []
+            for case, summary, vector in zip(batch, summaries, vectors, strict=True):
+                row = None
+                if case.external_id:
+                    row = session.exec(select(ResolvedCase).where(ResolvedCase.external_id == case.external_id)).first()
+                if row is None:
+                    row = ResolvedCase(external_id=case.external_id, summary=summary, resolution="", created_at=now)
+                    created += 1
+                else:
+                    updated += 1
+                row.summary = summary
+                row.resolution = mask_pii(case.resolution)
+                row.actions = case.actions
+                row.intent, row.department = case.intent, case.department
+                row.language = language_of(summary)
+                row.first_contact = case.first_contact
+                row.customer_ref = case.customer_ref
+                row.solved_at = case.solved_at or now
+                row.embedding, row.embedding_model = vector_bytes(vector), encoder.model_name
+                row.updated_at = now
+                session.add(row)
+                session.flush()
+                assert row.id is not None
+                ids.append(row.id)
+            record_change(session, Collection.cases.value, ids, ChangeOp.upsert)
+            session.commit()
+        if progress is not None:
+            progress(len(batch))
+    return CaseImportReport(created=created, updated=updated, skipped=0)
+
+
+def read_cases_file(path: Path) -> list[CaseImport]:
+    """Resolved cases from JSON lines (``.jsonl``), a JSON list (``.json``) or CSV.
+
+    Fields: ``text`` (the customer's request), ``resolution``, ``actions`` (a list, or in CSV a
+    ``;``-separated cell), and optionally ``intent``, ``department``, ``first_contact``,
+    ``customer_ref``, ``external_id``, ``solved_at``.
+    """
+    if not path.is_file():
+        raise InvalidInput(f"No file at {path}.", code="file_not_found")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".jsonl":
+            lines = path.read_text(encoding="utf-8").splitlines()
+            records = [json.loads(line) for line in lines if line.strip()]
+        elif suffix == ".json":
+            records = json.loads(path.read_text(encoding="utf-8"))
+        elif suffix == ".csv":
+            with path.open(newline="", encoding="utf-8-sig") as handle:
+                records = [dict(row) for row in csv.DictReader(handle)]
+        else:
+            raise InvalidInput(f"{path.name}: use a .jsonl, .json or .csv file.", code="unsupported_format")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{path.name} is not valid {suffix[1:].upper()}: {exc}", code="malformed_file") from None
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise InvalidInput(f"{path.name}: expected one object per case.", code="validation_error")
+    cases = []
+    for number, record in enumerate(records, start=1):
+        try:
+            cases.append(CaseImport.model_validate(_clean_record(record)))
+        except ValidationError as exc:
+            raise InvalidInput(
+                f"{path.name}, case {number} is not a valid resolved case.", details=validation_details(exc)
+            ) from None
+    return cases
+
+
+def _clean_record(record: dict[str, Any]) -> dict[str, Any]:
+    data = {k: (None if v == "" else v) for k, v in record.items() if k in CaseImport.model_fields}
+    if isinstance(data.get("first_contact"), str):
+        data["first_contact"] = data["first_contact"].strip().lower() in {"true", "1", "yes", "y"}
+    if data.get("actions") is None:
+        data["actions"] = []
+    return data

@@ -1,0 +1,1 @@
+"""FAQ entries: admin management, bulk import and the customer portal's search."""

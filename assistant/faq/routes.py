@@ -1,0 +1,105 @@
+"""FAQ management (admins) and the customer portal's FAQ search."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, Parameter
+from sqlmodel import Session
+
+from assistant.auth.models import Role
+from assistant.faq import service
+from assistant.faq.models import FaqCreate, FaqRead, FaqSearchResult, FaqUpdate
+from assistant.faq.search import PortalSearch
+from assistant.indexing.service import KnowledgeIndexes, TextEncoder
+from assistant.routing.engine import RoutingEngine
+
+FaqId = Annotated[int, Parameter(ge=1, le=2**63 - 1)]
+# Everyone who may read the FAQ; the portal's key reaches this search and nothing else.
+SEARCH_ROLES = [Role.portal, Role.agent, Role.admin]
+MAX_QUERY_CHARS = 1_000
+
+
+@get(
+    "/v1/faq/search",
+    tags=["faq"],
+    summary="Search published FAQ entries (the customer portal's search)",
+    description="Only published FAQ entries can appear here: never resolved cases, drafts or customer data.",
+    opt={"roles": SEARCH_ROLES},
+)
+async def search_faq(
+    portal_search: NamedDependency[PortalSearch],
+    q: Annotated[str, Parameter(min_length=1, max_length=MAX_QUERY_CHARS, description="the customer's question")],
+    k: Annotated[int, Parameter(ge=1, le=20)] = 5,
+) -> FaqSearchResult:
+    return await portal_search.search(q, k)
+
+
+@get("/v1/faq", tags=["faq"], summary="List FAQ entries", opt={"roles": [Role.admin]}, sync_to_thread=True)
+def list_faq(
+    session: NamedDependency[Session],
+    offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+    published: Annotated[bool | None, Parameter(description="only published (true) or drafts (false)")] = None,
+    text: Annotated[str | None, Parameter(max_length=200)] = None,
+) -> dict[str, object]:
+    entries, total = service.list_faq(session, offset=offset, limit=limit, published=published, text=text)
+    return {"total": total, "offset": offset, "entries": entries}
+
+
+@get("/v1/faq/{faq_id:int}", tags=["faq"], summary="One FAQ entry", opt={"roles": [Role.admin]}, sync_to_thread=True)
+def get_faq(faq_id: FaqId, session: NamedDependency[Session]) -> FaqRead:
+    return service.get_faq(session, faq_id)
+
+
+@post(
+    "/v1/faq",
+    tags=["faq"],
+    summary="Create an FAQ entry; searchable at once when published",
+    opt={"roles": [Role.admin]},
+    sync_to_thread=True,
+)
+def create_faq(
+    data: JSONBody[FaqCreate],
+    session: NamedDependency[Session],
+    text_encoder: NamedDependency[TextEncoder],
+    routing: NamedDependency[RoutingEngine],
+    indexes: NamedDependency[KnowledgeIndexes],
+) -> FaqRead:
+    entry = service.create_faq(session, data, encoder=text_encoder, language_of=routing.language.detect)
+    indexes.sync()
+    return entry
+
+
+@patch(
+    "/v1/faq/{faq_id:int}",
+    tags=["faq"],
+    summary="Change an FAQ entry (fields left out keep their value)",
+    opt={"roles": [Role.admin]},
+    sync_to_thread=True,
+)
+def update_faq(
+    faq_id: FaqId,
+    data: JSONBody[FaqUpdate],
+    session: NamedDependency[Session],
+    text_encoder: NamedDependency[TextEncoder],
+    routing: NamedDependency[RoutingEngine],
+    indexes: NamedDependency[KnowledgeIndexes],
+) -> FaqRead:
+    entry = service.update_faq(session, faq_id, data, encoder=text_encoder, language_of=routing.language.detect)
+    indexes.sync()
+    return entry
+
+
+@delete(
+    "/v1/faq/{faq_id:int}",
+    tags=["faq"],
+    summary="Delete an FAQ entry; gone from search at once",
+    opt={"roles": [Role.admin]},
+    sync_to_thread=True,
+)
+def delete_faq(faq_id: FaqId, session: NamedDependency[Session], indexes: NamedDependency[KnowledgeIndexes]) -> None:
+    service.delete_faq(session, faq_id)
+    indexes.sync()

@@ -1,0 +1,41 @@
+"""The portal's FAQ search: one trip through the shared encoder, answered from memory."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from assistant.errors import InvalidInput
+from assistant.faq.models import FaqSearchResult
+from assistant.faq.service import portal_hits
+from assistant.indexing.models import Collection
+from assistant.indexing.service import KnowledgeIndexes
+from knowledge import EncoderWorker
+from knowledge.vector_index import Hit
+
+# Every search fetches this many and each request keeps its own k: the batch shares one index call.
+MAX_K = 20
+
+
+class PortalSearch:
+    def __init__(
+        self, *, indexes: KnowledgeIndexes, encoder: EncoderWorker, min_score: float, model_text_chars: int
+    ) -> None:
+        self.indexes = indexes
+        self.encoder = encoder
+        self.min_score = min_score
+        self.model_text_chars = model_text_chars
+
+    async def search(self, query: str, k: int) -> FaqSearchResult:
+        if not query.strip():
+            raise InvalidInput("The query is empty: give the customer's question in q.", code="empty_query")
+        # Awaited on the event loop: no handler thread is tied up while the model works.
+        future = self.encoder.submit([query[: self.model_text_chars]], then=self.search_batch)
+        hits: list[Hit] = (await asyncio.wrap_future(future))[0]
+        documents = self.indexes.documents(Collection.faq.value)
+        return FaqSearchResult(query=query, results=portal_hits(documents.get, hits, k))
+
+    def search_batch(self, texts: list[str], vectors: np.ndarray) -> list[list[Hit]]:
+        """On the encoder thread, one index call for the whole batch."""
+        return self.indexes.search(Collection.faq.value, vectors, MAX_K, min_score=self.min_score)

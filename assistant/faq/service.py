@@ -1,0 +1,320 @@
+"""FAQ entries: create, change, delete and import them, each change reaching the search index at once."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import ValidationError
+from sqlmodel import Session, col, func, select
+
+from assistant.db import utcnow, write_lock
+from assistant.errors import InvalidInput, NotFound, validation_details
+from assistant.faq.models import FaqCreate, FaqEntry, FaqHit, FaqImportReport, FaqRead, FaqUpdate
+from assistant.indexing.models import ChangeOp, Collection
+from assistant.indexing.service import CollectionSource, EmbedFn, TextEncoder, record_change, vector_bytes
+from knowledge.vector_index import Hit
+
+# An entry is found by a blend of its question's vector and its question-with-answer's: the question
+# says what is asked, the answer adds the words a customer may use instead. Measured on StackFAQ
+# (bench/faq_retrieval.py): question alone 0.946 recall@1, question+answer alone 0.902, the blend 0.964.
+QUESTION_WEIGHT = 0.7
+EXCERPT_CHARS = 300
+IMPORT_BATCH = 64
+
+LanguageOf = Callable[[str], str | None]
+
+
+def entry_texts(question: str, answer: str) -> tuple[str, str]:
+    return question, f"{question}\n{answer}"
+
+
+def entry_vectors(entries: Sequence[tuple[str, str]], embed: EmbedFn) -> np.ndarray:
+    """One vector per (question, answer): the normalised blend of the two views."""
+    if not entries:
+        return np.zeros((0, 0), dtype=np.float32)
+    texts = [text for question, answer in entries for text in entry_texts(question, answer)]
+    vectors = embed(texts)
+    questions, with_answers = vectors[0::2], vectors[1::2]
+    blend = QUESTION_WEIGHT * questions + (1.0 - QUESTION_WEIGHT) * with_answers
+    return (blend / np.linalg.norm(blend, axis=1, keepdims=True)).astype(np.float32)
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return cut + " …"
+
+
+@dataclass(frozen=True, slots=True)
+class FaqDocument:
+    """What the portal shows of a published entry, held in memory so a search never waits on the database."""
+
+    id: int
+    question: str
+    answer: str
+    language: str | None
+    tags: tuple[str, ...]
+
+    def hit(self, score: float) -> FaqHit:
+        return FaqHit(
+            id=self.id,
+            score=round(score, 4),
+            question=self.question,
+            answer=self.answer,
+            answer_excerpt=excerpt(self.answer),
+            language=self.language,
+            tags=list(self.tags),
+        )
+
+
+def _document(row: FaqEntry) -> FaqDocument:
+    assert row.id is not None
+    return FaqDocument(row.id, row.question, row.answer, row.language, tuple(row.tags))
+
+
+def _stale_vectors(rows: Sequence[FaqEntry], embed: EmbedFn) -> np.ndarray:
+    return entry_vectors([(row.question, row.answer) for row in rows], embed)
+
+
+# Only published entries are indexed: an unpublished one cannot reach the portal by any path.
+FAQ_SOURCE = CollectionSource(
+    name=Collection.faq.value,
+    table=FaqEntry,
+    indexed=lambda row: bool(row.published),
+    vectors=_stale_vectors,
+    document=_document,
+)
+
+
+def read(row: FaqEntry) -> FaqRead:
+    return FaqRead.model_validate(row, from_attributes=True)
+
+
+def get_faq(session: Session, faq_id: int) -> FaqRead:
+    return read(_get(session, faq_id))
+
+
+def _get(session: Session, faq_id: int) -> FaqEntry:
+    row = session.get(FaqEntry, faq_id)
+    if row is None:
+        raise NotFound(f"No FAQ entry with id {faq_id}.", code="faq_not_found")
+    return row
+
+
+def list_faq(
+    session: Session, *, offset: int = 0, limit: int = 50, published: bool | None = None, text: str | None = None
+) -> tuple[list[FaqRead], int]:
+    query = select(FaqEntry)
+    if published is not None:
+        query = query.where(FaqEntry.published == published)
+    if text:
+        pattern = f"%{text.lower()}%"
+        query = query.where(func.lower(FaqEntry.question).like(pattern) | func.lower(FaqEntry.answer).like(pattern))
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(query.order_by(col(FaqEntry.id)).offset(offset).limit(limit)).all()
+    return [read(row) for row in rows], int(total)
+
+
+def create_faq(session: Session, data: FaqCreate, *, encoder: TextEncoder, language_of: LanguageOf) -> FaqRead:
+    if data.external_id is not None and _by_external_id(session, data.external_id) is not None:
+        raise InvalidInput(
+            f"An FAQ entry with external_id {data.external_id!r} exists; update it instead.", code="faq_exists"
+        )
+    vector = entry_vectors([(data.question, data.answer)], encoder.encode)[0]
+    session.rollback()  # no connection held while the model worked
+    now = utcnow()
+    row = FaqEntry(
+        **data.model_dump(exclude={"language"}),
+        language=data.language or language_of(data.question + "\n" + data.answer),
+        embedding=vector_bytes(vector),
+        embedding_model=encoder.model_name,
+        created_at=now,
+        updated_at=now,
+    )
+    with write_lock(session):
+        session.add(row)
+        session.flush()
+        assert row.id is not None
+        record_change(session, Collection.faq.value, [row.id], ChangeOp.upsert)
+        session.commit()
+    return read(row)
+
+
+def update_faq(
+    session: Session, faq_id: int, patch: FaqUpdate, *, encoder: TextEncoder, language_of: LanguageOf
+) -> FaqRead:
+    row = _get(session, faq_id)
+    changes = patch.model_dump(exclude_unset=True, exclude_none=True)
+    text_changed = any(changes.get(name, getattr(row, name)) != getattr(row, name) for name in ("question", "answer"))
+    for name, value in changes.items():
+        setattr(row, name, value)
+    if text_changed:
+        row.embedding = vector_bytes(entry_vectors([(row.question, row.answer)], encoder.encode)[0])
+        row.embedding_model = encoder.model_name
+        if "language" not in changes:
+            row.language = language_of(row.question + "\n" + row.answer)
+    row.updated_at = utcnow()
+    with write_lock(session):
+        session.add(row)
+        record_change(session, Collection.faq.value, [faq_id], ChangeOp.upsert)
+        session.commit()
+    return read(row)
+
+
+def delete_faq(session: Session, faq_id: int) -> None:
+    row = _get(session, faq_id)
+    with write_lock(session):
+        session.delete(row)
+        record_change(session, Collection.faq.value, [faq_id], ChangeOp.delete)
+        session.commit()
+
+
+def _by_external_id(session: Session, external_id: str) -> FaqEntry | None:
+    return session.exec(select(FaqEntry).where(FaqEntry.external_id == external_id)).first()
+
+
+def import_faq(
+    session: Session,
+    entries: Iterable[FaqCreate],
+    *,
+    encoder: TextEncoder,
+    language_of: LanguageOf,
+    progress: Callable[[int], None] | None = None,
+) -> FaqImportReport:
+    """Create or (by ``external_id``) update entries in batches; each batch is one transaction."""
+    created = updated = skipped = 0
+    for batch in batches(entries, IMPORT_BATCH):
+        vectors = entry_vectors([(e.question, e.answer) for e in batch], encoder.encode)
+        now = utcnow()
+        with write_lock(session):
+            ids = []
+            for entry, vector in zip(batch, vectors, strict=True):
+                row = _by_external_id(session, entry.external_id) if entry.external_id else None
+                if row is not None and (row.question, row.answer, row.tags, row.published) == (
+                    entry.question,
+                    entry.answer,
+                    entry.tags,
+                    entry.published,
+                ):
+                    skipped += 1
+                    continue
+                if row is None:
+                    row = FaqEntry(
+                        external_id=entry.external_id, question=entry.question, answer=entry.answer, created_at=now
+                    )
+                    created += 1
+                else:
+                    updated += 1
+                row.question, row.answer = entry.question, entry.answer
+                row.tags, row.published = entry.tags, entry.published
+                row.language = entry.language or language_of(entry.question + "\n" + entry.answer)
+                row.embedding, row.embedding_model = vector_bytes(vector), encoder.model_name
+                row.updated_at = now
+                session.add(row)
+                session.flush()
+                assert row.id is not None
+                ids.append(row.id)
+            record_change(session, Collection.faq.value, ids, ChangeOp.upsert)
+            session.commit()
+        if progress is not None:
+            progress(len(batch))
+    return FaqImportReport(created=created, updated=updated, skipped=skipped)
+
+
+def batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+# ---- reading import files ----------------------------------------------------------------------
+
+
+def read_faq_file(path: Path) -> list[FaqCreate]:
+    """FAQ entries from JSON or CSV.
+
+    JSON: a list (or ``{"entries": [...]}``) of objects with ``question`` and ``answer`` — or, as
+    StackFAQ ships them, ``answers`` (a list, joined as one answer) and ``id`` (kept as external_id).
+    CSV: columns ``question``, ``answer`` and optionally ``language``, ``tags`` (``;``-separated),
+    ``published`` (true/false), ``external_id``.
+    """
+    if not path.is_file():
+        raise InvalidInput(f"No file at {path}.", code="file_not_found")
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        records = _json_records(path)
+    elif suffix == ".csv":
+        records = _csv_records(path)
+    else:
+        raise InvalidInput(f"{path.name}: use a .json or .csv file.", code="unsupported_format")
+    entries = []
+    for number, record in enumerate(records, start=1):
+        try:
+            entries.append(faq_from_record(record))
+        except ValidationError as exc:
+            raise InvalidInput(
+                f"{path.name}, entry {number} is not a valid FAQ entry.", details=validation_details(exc)
+            ) from None
+    return entries
+
+
+def faq_from_record(record: dict[str, Any]) -> FaqCreate:
+    data = dict(record)
+    if "answer" not in data and isinstance(data.get("answers"), list):
+        data["answer"] = "\n\n".join(str(a).strip() for a in data["answers"] if str(a).strip())
+    if "external_id" not in data and data.get("id") is not None:
+        data["external_id"] = str(data["id"])
+    if isinstance(data.get("tags"), str):
+        data["tags"] = [t for t in data["tags"].split(";") if t.strip()]
+    if isinstance(data.get("published"), str):
+        data["published"] = data["published"].strip().lower() not in {"false", "0", "no", "n", ""}
+    for empty in ("language", "external_id"):
+        if data.get(empty) == "":
+            data[empty] = None
+    allowed = set(FaqCreate.model_fields)
+    return FaqCreate.model_validate({k: v for k, v in data.items() if k in allowed})
+
+
+def _json_records(path: Path) -> list[dict[str, Any]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{path.name} is not valid JSON: {exc}", code="malformed_json") from None
+    if isinstance(data, dict) and isinstance(data.get("entries"), list):
+        data = data["entries"]
+    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+        raise InvalidInput(f"{path.name}: expected a list of FAQ objects.", code="validation_error")
+    return data
+
+
+def _csv_records(path: Path) -> list[dict[str, Any]]:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"question", "answer"} - set(reader.fieldnames or [])
+        if missing:
+            raise InvalidInput(f"{path.name} lacks the column(s) {', '.join(sorted(missing))}.", code="missing_column")
+        return [dict(row) for row in reader]
+
+
+def portal_hits(documents: Callable[[int], FaqDocument | None], hits: Sequence[Hit], k: int) -> list[FaqHit]:
+    found = []
+    for hit in hits:
+        document = documents(hit.id)
+        if document is not None:
+            found.append(document.hit(hit.score))
+        if len(found) == k:
+            break
+    return found
