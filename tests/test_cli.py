@@ -144,3 +144,65 @@ def test_train_from_db_adds_agents_corrections(env: Path) -> None:
     assert "1 corrected tickets from the database" in result.output
     demo_rows = len(demo_training_data().texts)
     assert TicketClassifier.load(env / "classifier").meta["training_rows"] == demo_rows + 1
+
+
+def test_import_faq_in_stackfaq_shape_and_csv(env: Path, tmp_path: Path) -> None:
+    from assistant.db import make_engine, session_scope
+    from assistant.faq.models import FaqEntry
+    from assistant.indexing.models import IndexChange
+    from assistant.settings import Settings
+    from tests.support import shared_data
+
+    stackfaq = shared_data("stackfaq", "faq_entries.json")
+    runner = CliRunner()
+    imported = runner.invoke(main, ["import-faq", str(stackfaq)])
+    assert imported.exit_code == 0, imported.output
+    assert "125 created" in imported.output and "125/125" in imported.output  # the progress bar's last state
+    again = runner.invoke(main, ["import-faq", str(stackfaq)])
+    assert "0 created, 0 updated, 125 unchanged" in again.output
+
+    csv_path = tmp_path / "faq.csv"
+    csv_path.write_text(
+        "question,answer,tags,published,language\n"
+        'How do I return an item?,"Print the label from your account, then drop it off.",returns;labels,true,en\n'
+        "Draft: holiday returns,Not yet decided.,,false,\n"
+    )
+    assert runner.invoke(main, ["import-faq", str(csv_path)]).exit_code == 0
+    engine = make_engine(Settings.from_env().resolved_database_url)
+    with session_scope(engine) as session:
+        rows = session.query(FaqEntry).all()
+        assert len(rows) == 127 and all(row.embedding and row.embedding_model for row in rows)
+        draft = next(row for row in rows if row.question.startswith("Draft"))
+        assert draft.published is False and draft.language is not None
+        assert session.query(IndexChange).count() == 127
+
+    broken = tmp_path / "broken.json"
+    broken.write_text('[{"question": "no answer"}]')
+    failed = runner.invoke(main, ["import-faq", str(broken)])
+    assert failed.exit_code != 0 and "entry 1 is not a valid FAQ entry" in failed.output
+
+
+def test_import_cases_masks_pii(env: Path, tmp_path: Path) -> None:
+    from assistant.cases.models import ResolvedCase
+    from assistant.db import make_engine, session_scope
+    from assistant.settings import Settings
+
+    path = tmp_path / "cases.jsonl"
+    path.write_text(
+        '{"text": "Card 4111 1111 1111 1111 charged twice, mail me at a.b@example.com", '
+        '"resolution": "Voided the duplicate.", "actions": ["void-duplicate-charge"], "intent": "double_charged", '
+        '"first_contact": true, "external_id": "c-1"}\n'
+        '{"text": "Parcel late", "resolution": "Chased carrier.", "actions": "check-tracking;contact-carrier"}\n'
+    )
+    runner = CliRunner()
+    result = runner.invoke(main, ["import-cases", str(path)])
+    assert result.exit_code == 0, result.output
+    engine = make_engine(Settings.from_env().resolved_database_url)
+    with session_scope(engine) as session:
+        rows = {row.external_id: row for row in session.query(ResolvedCase).all()}
+    assert "4111" not in rows["c-1"].summary and "a.b@example.com" not in rows["c-1"].summary
+    assert rows["c-1"].first_contact is True and rows[None].actions == ["check-tracking", "contact-carrier"]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,resolution,actions\nhello,world,Not An Action\n")
+    failed = runner.invoke(main, ["import-cases", str(bad)])
+    assert failed.exit_code != 0 and "case 1 is not a valid resolved case" in failed.output

@@ -14,10 +14,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
 from assistant.security import signed_headers
 
-START_TIMEOUT = 120
+START_TIMEOUT = 240
 
 
 def free_port() -> int:
@@ -90,3 +92,53 @@ def test_fresh_start_trains_the_demo_and_routes_a_signed_ticket(server: tuple[st
     assert ticket.status_code == 200 and ticket.json()["external_id"] == "ZD-1001"
     routed = httpx.post(f"{base}/v1/route", json={"text": "how do I reset my password"}, headers=auth)
     assert routed.json()["department"] == "account_access"
+
+
+def test_demo_knowledge_answers_the_portal_and_agents(server: tuple[str, Path]) -> None:
+    base, data_dir = server
+    credentials = json.loads((data_dir / "demo-credentials.json").read_text())
+    auth = {"Authorization": f"Bearer {credentials['api_key']}"}
+    results = httpx.get(
+        f"{base}/v1/faq/search", params={"q": "how long do I have to send something back"}, headers=auth
+    )
+    assert results.status_code == 200 and results.json()["results"], results.text
+    assert "return" in results.json()["results"][0]["question"].lower()
+
+    suggestions = httpx.post(
+        f"{base}/v1/suggestions", json={"text": "I was charged twice for my order"}, headers=auth
+    ).json()
+    assert suggestions["cases"] and suggestions["actions"] and suggestions["faq"]
+    assert suggestions["query"]["department"] == "billing_payments"
+    # The demo's historical cases carry fake PII; it was masked on import.
+    everything = httpx.post(
+        f"{base}/v1/suggestions", json={"text": "my e-mail and phone number", "cases": 20}, headers=auth
+    ).text
+    assert "@example.com" not in everything and "4111 1111" not in everything
+
+
+def test_live_suggestions_over_a_real_websocket(server: tuple[str, Path]) -> None:
+    base, data_dir = server
+    credentials = json.loads((data_dir / "demo-credentials.json").read_text())
+    url = base.replace("http://", "ws://") + "/v1/assist/live"
+    auth = {"Authorization": f"Bearer {credentials['api_key']}"}
+
+    with pytest.raises(InvalidStatus):
+        connect(url, open_timeout=10).close()
+
+    with connect(url, additional_headers=auth, open_timeout=10) as socket:
+        # Typed fast, as a conversation grows: only the newest text is answered.
+        socket.send(json.dumps({"type": "text", "text": "Hi, I ordered a kettle"}))
+        socket.send(json.dumps({"type": "append", "text": "it arrived broken, the lid is cracked"}))
+        socket.send(json.dumps({"type": "append", "text": "I would like my money back"}))
+        first = json.loads(socket.recv(timeout=20))
+        assert first["type"] == "suggestions" and first["version"] == 3, first
+        assert first["suggestions"]["cases"] and first["suggestions"]["actions"]
+
+        socket.send("not json")
+        error = json.loads(socket.recv(timeout=20))
+        assert error["type"] == "error" and error["error"]["code"] == "malformed_json"
+
+        socket.send(json.dumps({"type": "text", "text": "I forgot my password and cannot log in", "cases": 2}))
+        second = json.loads(socket.recv(timeout=20))
+        assert second["version"] == 4 and len(second["suggestions"]["cases"]) <= 2
+        assert second["suggestions"]["query"]["department"] == "account_access"

@@ -38,7 +38,7 @@ def test_add_search_and_membership() -> None:
     index, ids, vectors = filled(50)
     assert (len(index), index.index_type, index.revision) == (50, "flat", 0)
     assert 10 in index and np.int64(500) in index
-    assert 11 not in index and "10" not in index and True not in index
+    assert 11 not in index and "10" not in index and True not in index and 2**70 not in index and -1 not in index
     assert index.ids().dtype == np.int64 and index.ids().tolist() == ids.tolist()
     hits = index.search(vectors[:5], k=3)
     assert len(hits) == 5 and all(len(row) == 3 for row in hits)
@@ -199,6 +199,18 @@ def test_load_refuses_another_model_or_dimension_and_a_missing_index(tmp_path: P
         VectorIndex.load(tmp_path / "absent")
     (tmp_path / "index" / "index.faiss").unlink()
     with pytest.raises(FileNotFoundError):
+        VectorIndex.load(tmp_path / "index")
+
+
+def test_load_reports_damaged_files_as_value_errors(tmp_path: Path) -> None:
+    index, _, _ = filled(5)
+    index.save(tmp_path / "index")
+    faiss_file, meta_file = tmp_path / "index" / "index.faiss", tmp_path / "index" / "meta.json"
+    faiss_file.write_bytes(faiss_file.read_bytes()[:100])
+    with pytest.raises(ValueError, match="FAISS index"):
+        VectorIndex.load(tmp_path / "index")
+    meta_file.write_text("{not json")
+    with pytest.raises(ValueError, match=r"meta\.json"):
         VectorIndex.load(tmp_path / "index")
 
 
