@@ -25,12 +25,15 @@ from assistant.dependencies import (
     provide_indexes,
     provide_portal_search,
     provide_routing,
+    provide_schedule_book,
     provide_session,
     provide_settings,
     provide_text_encoder,
 )
 from assistant.errors import EXCEPTION_HANDLERS
+from assistant.events import routes as event_routes
 from assistant.faq import routes as faq_routes
+from assistant.kpis import routes as kpi_routes
 from assistant.routing import routes as routing_routes
 from assistant.settings import Settings
 from assistant.system import routes as system_routes
@@ -76,6 +79,11 @@ def create_app(settings: Settings | None = None, *, embedder: Any = None) -> Lit
             assist_routes.suggest,
             assist_routes.suggestion_feedback,
             assist_routes.live_suggestions,
+            event_routes.events_webhook,
+            kpi_routes.kpis,
+            kpi_routes.list_schedules,
+            kpi_routes.put_schedule,
+            kpi_routes.delete_schedule,
         ],
     )
     return Litestar(
@@ -89,6 +97,7 @@ def create_app(settings: Settings | None = None, *, embedder: Any = None) -> Lit
             "indexes": Provide(provide_indexes, sync_to_thread=False),
             "assist": Provide(provide_assist, sync_to_thread=False),
             "portal_search": Provide(provide_portal_search, sync_to_thread=False),
+            "schedule_book": Provide(provide_schedule_book, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,

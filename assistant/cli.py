@@ -1,9 +1,10 @@
-"""Command line: ``assistant serve | train | evaluate | import-faq | import-cases | keys``."""
+"""Command line: ``assistant serve | train | evaluate | import-faq | import-cases | import-events | kpis | keys``."""
 
 from __future__ import annotations
 
 import logging
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -222,6 +223,117 @@ def import_faq_command(data_dir: Path | None, path: Path) -> None:
 def import_cases_command(data_dir: Path | None, path: Path) -> None:
     """Import historical resolved cases from JSON lines, JSON or CSV; PII is masked before storing."""
     _knowledge_import("cases", path, data_dir)
+
+
+@main.command("import-events")
+@data_dir_option
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--batch", type=int, default=5_000, show_default=True, help="Events per transaction.")
+def import_events_command(data_dir: Path | None, path: Path, batch: int) -> None:
+    """Import interaction events from JSON lines or CSV (history, or a ticketing system's export).
+
+    Each event: source, event_id, ticket_id, kind, occurred_at (with a time zone), and optionally
+    actor_type, actor_id, channel, department, text. Events already stored are skipped.
+    """
+    from tqdm import tqdm
+
+    from assistant.db import session_scope, write_lock
+    from assistant.errors import InvalidInput
+    from assistant.events.importing import read_events
+    from assistant.events.service import recompute_timings, store_events
+    from assistant.schedules.service import ScheduleBook
+    from knowledge.pii import mask_pii
+
+    settings = _settings(data_dir)
+    engine = _database(settings=settings)
+    schedules = ScheduleBook(engine)
+    accepted = seen = 0
+    tickets: set[tuple[str, str]] = set()
+    try:
+        with session_scope(engine) as session, tqdm(unit=" events", desc=f"importing {path.name}") as bar:
+            for events in read_events(path, batch=batch):
+                with write_lock(session):
+                    stored, touched = store_events(session, events, mask=mask_pii)
+                    session.commit()
+                accepted, seen = accepted + stored, seen + len(events)
+                tickets |= touched
+                bar.update(len(events))
+            # Timings once per ticket at the end, not once per batch that touched it.
+            keys = sorted(tickets)
+            with tqdm(total=len(keys), unit=" tickets", desc="ticket timings") as timing_bar:
+                for start in range(0, len(keys), batch):
+                    chunk = keys[start : start + batch]
+                    with write_lock(session):
+                        recompute_timings(session, chunk, schedules=schedules)
+                        session.commit()
+                    timing_bar.update(len(chunk))
+    except InvalidInput as exc:
+        details = f" {exc.details}" if exc.details else ""
+        raise click.ClickException(exc.message + details) from exc
+    click.echo(f"{accepted} events stored, {seen - accepted} already known; {len(tickets)} tickets updated")
+
+
+@main.command("kpis")
+@data_dir_option
+@click.option("--from", "start", required=True, help="Start of the period, e.g. 2026-11-01 or 2026-11-01T00:00+01:00.")
+@click.option("--to", "end", required=True, help="End of the period (exclusive).")
+@click.option(
+    "--group-by",
+    type=click.Choice(["all", "department", "channel", "agent", "language", "day", "week"]),
+    default="department",
+    show_default=True,
+)
+@click.option("--business-hours/--calendar-hours", default=False, help="Which durations the table shows.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV (both kinds of hours) instead of the table.")
+def kpis_command(
+    data_dir: Path | None, start: str, end: str, group_by: str, business_hours: bool, as_csv: bool
+) -> None:
+    """Print the KPI table for a period."""
+    from assistant.db import session_scope
+    from assistant.errors import InvalidInput
+    from assistant.kpis.service import GroupBy, compute_kpis, kpis_csv
+
+    period = [_moment(start, "--from"), _moment(end, "--to")]
+    with session_scope(_database(data_dir)) as session:
+        try:
+            report = compute_kpis(session, start=period[0], end=period[1], group_by=GroupBy(group_by))
+        except InvalidInput as exc:
+            raise click.ClickException(exc.message) from exc
+    if as_csv:
+        click.echo(kpis_csv(report), nl=False)
+        return
+    hours = "business_hours" if business_hours else "calendar_hours"
+    click.echo(f"{report['from']:%Y-%m-%d %H:%M} – {report['to']:%Y-%m-%d %H:%M} UTC, {hours.replace('_', ' ')}")
+    header = f"{group_by:24s} {'created':>8s} {'solved':>7s} {'FRT med':>8s} {'FRT p90':>8s} {'1st res med':>11s} "
+    header += f"{'full res med':>12s} {'FCR':>6s} {'reopen':>7s} {'xfer':>6s} {'waiting':>8s}"
+    click.echo(header)
+    for group in report["groups"]:
+        click.echo(
+            f"{str(group['group'])[:24]:24s} {group['tickets_created']:8d} {group['tickets_solved']:7d} "
+            f"{_number(group['frt'][hours]['median']):>8s} {_number(group['frt'][hours]['p90']):>8s} "
+            f"{_number(group['first_resolution'][hours]['median']):>11s} "
+            f"{_number(group['full_resolution'][hours]['median']):>12s} {_share(group['fcr_rate']):>6s} "
+            f"{_share(group['reopen_rate']):>7s} {_share(group['transfer_rate']):>6s} "
+            f"{group['awaiting_first_reply']:8d}"
+        )
+
+
+def _moment(raw: str, option: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise click.BadParameter(
+            f"{raw!r} is not a date or time like 2026-11-01T00:00+01:00", param_hint=option
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _number(hours: float | None) -> str:
+    return "–" if hours is None else f"{hours:.1f}h"
+
+
+def _share(rate: float | None) -> str:
+    return "–" if rate is None else f"{rate:.0%}"
 
 
 @main.group()

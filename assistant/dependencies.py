@@ -11,6 +11,7 @@ from assistant.assist.service import AssistEngine
 from assistant.faq.search import PortalSearch
 from assistant.indexing.service import KnowledgeIndexes, TextEncoder
 from assistant.routing.engine import RoutingEngine
+from assistant.schedules.service import ScheduleBook
 from assistant.settings import Settings
 
 
@@ -41,3 +42,7 @@ def provide_assist(state: State) -> AssistEngine:
 
 def provide_portal_search(state: State) -> PortalSearch:
     return state.portal_search
+
+
+def provide_schedule_book(state: State) -> ScheduleBook:
+    return state.schedule_book

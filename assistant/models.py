@@ -3,17 +3,22 @@
 from assistant.assist.models import SuggestionFeedback
 from assistant.auth.models import ApiKey
 from assistant.cases.models import ResolvedCase
+from assistant.events.models import InteractionEvent, TicketTiming
 from assistant.faq.models import FaqEntry
 from assistant.indexing.models import IndexChange
+from assistant.schedules.models import BusinessHours
 from assistant.tickets.models import RoutingDecision, Ticket, WebhookDelivery
 
 __all__ = [
     "ApiKey",
+    "BusinessHours",
     "FaqEntry",
     "IndexChange",
+    "InteractionEvent",
     "ResolvedCase",
     "RoutingDecision",
     "SuggestionFeedback",
     "Ticket",
+    "TicketTiming",
     "WebhookDelivery",
 ]

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from assistant.assist.service import AssistEngine, FeedbackStats, load_playbooks
 from assistant.auth.service import KeyRoles
 from assistant.cases.service import CASE_SOURCE
-from assistant.db import make_engine, migrate
+from assistant.db import make_engine, migrate, session_scope
 from assistant.demo import (
     DEMO_PLAYBOOKS,
     DEMO_RULES,
@@ -25,6 +25,7 @@ from assistant.faq.service import FAQ_SOURCE
 from assistant.indexing.service import IndexFollower, KnowledgeIndexes, TextEncoder
 from assistant.routing.engine import ClassifierStore, RoutingEngine
 from assistant.routing.rules import load_rules
+from assistant.schedules.service import ScheduleBook, load_schedules_file
 from assistant.settings import Settings
 from classifiers.language import LanguageDetector
 from knowledge import Embedder, EncoderWorker
@@ -45,6 +46,7 @@ class Runtime:
     index_follower: IndexFollower
     assist: AssistEngine
     portal_search: PortalSearch
+    schedule_book: ScheduleBook
     demo_credentials: dict[str, str] = field(default_factory=dict)
     encoder_process: EncoderProcess | None = None
 
@@ -61,6 +63,7 @@ class Runtime:
             "assist": self.assist,
             "portal_search": self.portal_search,
             "key_roles": KeyRoles(self.engine),
+            "schedule_book": self.schedule_book,
         }
 
     def banner(self) -> str:
@@ -160,6 +163,11 @@ def start_runtime(settings: Settings, *, embedder: Embedder | None = None) -> Ru
     portal_search = PortalSearch(
         indexes=indexes, encoder=encoder, min_score=settings.faq_min_score, model_text_chars=settings.model_text_chars
     )
+    schedule_book = ScheduleBook(engine)
+    if settings.business_hours_path is not None:
+        with session_scope(engine) as session:
+            loaded = load_schedules_file(session, settings.business_hours_path)
+        log.info("business hours for %s from %s", ", ".join(loaded), settings.business_hours_path)
     follower = IndexFollower(indexes, interval_seconds=settings.index_sync_seconds).start()
     return Runtime(
         settings,
@@ -172,6 +180,7 @@ def start_runtime(settings: Settings, *, embedder: Embedder | None = None) -> Ru
         follower,
         assist,
         portal_search,
+        schedule_book,
         credentials,
         encoder_process,
     )

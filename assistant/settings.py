@@ -69,7 +69,9 @@ class Settings:
     # How often a process looks for knowledge changed by another process.
     index_sync_seconds: float = 1.0
     # Past this many vectors an index switches from exact to approximate search.
-    index_approximate_threshold: int = 50_000
+    index_approximate_threshold: int = 20_000
+    # JSON {"departments": {"*": schedule, name: schedule}} loaded into the database at start.
+    business_hours_path: Path | None = None
 
     @property
     def resolved_database_url(self) -> str:
@@ -109,6 +111,7 @@ def _convert(name: str, raw: str) -> Any:
         "data_dir": Path,
         "routing_rules_path": lambda v: Path(v) if v else None,
         "playbooks_path": lambda v: Path(v) if v else None,
+        "business_hours_path": lambda v: Path(v) if v else None,
         "faq_min_score": float,
         "index_sync_seconds": float,
         "index_approximate_threshold": int,

@@ -272,6 +272,61 @@ def test_concurrent_adds_and_searches_across_the_switch() -> None:
     assert top_ids(index.search(vectors, k=1)) == list(range(600))
 
 
+def test_random_writes_from_two_threads_match_a_plain_dict() -> None:
+    """Unsorted and repeated ids, upserts and removes from two writers (odd and even ids), while searches
+    run: through flat → IVF → retrained IVF → flat, the index ends exactly like a dict of the same writes."""
+    dimension = 16
+    index = VectorIndex(dimension, "test-model", approximate_threshold=100, nprobe=10_000)
+    models: list[dict[int, np.ndarray]] = [{}, {}]
+    layouts: set[tuple[str, int | None]] = set()
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def write(parity: int) -> None:
+        rng = np.random.default_rng(parity)
+        model = models[parity]
+        try:
+            for step in range(400):
+                growing = step < 250
+                if rng.random() < (0.8 if growing else 0.1):
+                    ids = rng.integers(0, 800, 8) * 2 + parity
+                    vectors = unit_vectors(8, seed=int(rng.integers(1 << 30)), dimension=dimension)
+                    index.add(ids, vectors)
+                    model.update(zip(ids.tolist(), vectors, strict=True))
+                else:
+                    ids = rng.choice(sorted(model), min(len(model), 12), replace=False) if model else []
+                    index.remove(ids)
+                    for id in ids:
+                        del model[int(id)]
+                layouts.add((index.index_type, index.nlist))
+        except BaseException as exc:  # handed to the main thread
+            errors.append(exc)
+
+    def search() -> None:
+        try:
+            while not done.is_set():
+                index.search(unit_vectors(4, dimension=dimension), k=5)
+        except BaseException as exc:
+            errors.append(exc)
+
+    writers = [threading.Thread(target=write, args=(parity,)) for parity in (0, 1)]
+    searchers = [threading.Thread(target=search) for _ in range(2)]
+    for thread in writers + searchers:
+        thread.start()
+    for thread in writers:
+        thread.join(timeout=60)
+    done.set()
+    for thread in searchers:
+        thread.join(timeout=60)
+    assert not errors
+    assert {kind for kind, _ in layouts} == {"flat", "ivf"} and len({n for _, n in layouts if n}) >= 2
+    expected = models[0] | models[1]
+    assert index.index_type == "flat" and index.ids().tolist() == sorted(expected)
+    if expected:
+        ids = sorted(expected)
+        assert top_ids(index.search(np.stack([expected[id] for id in ids]), k=1)) == ids
+
+
 def test_faiss_uses_one_thread_in_the_calling_thread() -> None:
     index, _, vectors = filled(10)
     seen: list[int] = []

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from litestar import delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, Parameter
+from litestar.params import JSONBody, Parameter, QueryParameter
 from sqlmodel import Session
 
 from assistant.auth.models import Role
@@ -31,8 +31,8 @@ MAX_QUERY_CHARS = 1_000
 )
 async def search_faq(
     portal_search: NamedDependency[PortalSearch],
-    q: Annotated[str, Parameter(min_length=1, max_length=MAX_QUERY_CHARS, description="the customer's question")],
-    k: Annotated[int, Parameter(ge=1, le=20)] = 5,
+    q: Annotated[str, QueryParameter(min_length=1, max_length=MAX_QUERY_CHARS, description="the customer's question")],
+    k: Annotated[int, QueryParameter(ge=1, le=20)] = 5,
 ) -> FaqSearchResult:
     return await portal_search.search(q, k)
 
@@ -40,10 +40,10 @@ async def search_faq(
 @get("/v1/faq", tags=["faq"], summary="List FAQ entries", opt={"roles": [Role.admin]}, sync_to_thread=True)
 def list_faq(
     session: NamedDependency[Session],
-    offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
-    limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
-    published: Annotated[bool | None, Parameter(description="only published (true) or drafts (false)")] = None,
-    text: Annotated[str | None, Parameter(max_length=200)] = None,
+    offset: Annotated[int, QueryParameter(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+    published: Annotated[bool | None, QueryParameter(description="only published (true) or drafts (false)")] = None,
+    text: Annotated[str | None, QueryParameter(max_length=200)] = None,
 ) -> dict[str, object]:
     entries, total = service.list_faq(session, offset=offset, limit=limit, published=published, text=text)
     return {"total": total, "offset": offset, "entries": entries}

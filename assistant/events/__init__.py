@@ -1,0 +1,1 @@
+"""Interaction events from ticketing systems, and each ticket's timings derived from them."""

@@ -1,0 +1,52 @@
+"""Reading interaction events from files for the bulk import, a batch at a time."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from assistant.errors import InvalidInput, validation_details
+from assistant.events.models import EventCreate
+
+
+def read_events(path: Path, *, batch: int = 5_000) -> Iterator[list[EventCreate]]:
+    """Events from JSON lines (``.jsonl``) or CSV, validated, in batches; a bad line stops with its number."""
+    if not path.is_file():
+        raise InvalidInput(f"No file at {path}.", code="file_not_found")
+    suffix = path.suffix.lower()
+    if suffix not in {".jsonl", ".csv"}:
+        raise InvalidInput(f"{path.name}: use a .jsonl or .csv file.", code="unsupported_format")
+    chunk: list[EventCreate] = []
+    for number, record in enumerate(_records(path, suffix), start=1):
+        try:
+            chunk.append(EventCreate.model_validate(record))
+        except ValidationError as exc:
+            raise InvalidInput(f"{path.name}, event {number} is not valid.", details=validation_details(exc)) from None
+        if len(chunk) == batch:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _records(path: Path, suffix: str) -> Iterator[dict[str, Any]]:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        if suffix == ".csv":
+            for row in csv.DictReader(handle):
+                yield {key: value for key, value in row.items() if value not in ("", None)}
+            return
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                raise InvalidInput(f"{path.name}, line {number} is not valid JSON.", code="malformed_json") from None
+            if not isinstance(record, dict):
+                raise InvalidInput(f"{path.name}, line {number} is not a JSON object.", code="validation_error")
+            yield record

@@ -1,0 +1,1 @@
+"""Support KPIs (FRT, resolution times, FCR) aggregated in the database, and business-hour schedules."""

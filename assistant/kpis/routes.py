@@ -1,0 +1,101 @@
+"""KPIs as JSON or CSV, and the business-hour schedules behind them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from litestar import Response, delete, get, put
+from litestar.di import NamedDependency
+from litestar.params import Body, Parameter, QueryParameter
+from sqlmodel import Session
+
+from assistant.auth.models import Role
+from assistant.errors import InvalidInput
+from assistant.events.service import recompute_department
+from assistant.kpis import service
+from assistant.kpis.service import GroupBy
+from assistant.schedules import service as schedules
+from assistant.schedules.models import DEFAULT_DEPARTMENT, ScheduleRead
+from assistant.schedules.service import ScheduleBook
+
+LEAD_ROLES = [Role.admin, Role.agent]
+Department = Annotated[str, Parameter(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.*\-]+$")]
+
+
+def _period(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    end = end or datetime.now(UTC)
+    start = start or end - timedelta(days=30)
+    for name, moment in (("from", start), ("to", end)):
+        if moment.tzinfo is None:
+            raise InvalidInput(f"'{name}' needs a time zone, e.g. 2026-11-01T00:00:00Z.", code="invalid_period")
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+@get(
+    "/v1/kpis",
+    tags=["kpis"],
+    summary="FRT, first/full resolution time, FCR, reopen and transfer rates, per group",
+    description=(
+        "Durations in calendar hours and in business hours (the department's schedule). `format=csv` gives "
+        "the same table as CSV. Default period: the last 30 days."
+    ),
+    opt={"roles": LEAD_ROLES},
+    sync_to_thread=True,
+)
+def kpis(
+    session: NamedDependency[Session],
+    start: Annotated[datetime | None, QueryParameter(name="from", description="start, with a time zone")] = None,
+    end: Annotated[datetime | None, QueryParameter(name="to", description="end (exclusive), with a time zone")] = None,
+    group_by: Annotated[GroupBy, QueryParameter()] = GroupBy.department,
+    format: Annotated[str, QueryParameter(pattern="^(json|csv)$")] = "json",
+) -> Response[Any]:
+    period_start, period_end = _period(start, end)
+    report = service.compute_kpis(session, start=period_start, end=period_end, group_by=group_by)
+    if format == "csv":
+        filename = f"kpis-{group_by.value}-{period_start:%Y%m%d}-{period_end:%Y%m%d}.csv"
+        return Response(
+            service.kpis_csv(report),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+    return Response(report)
+
+
+@get("/v1/schedules", tags=["kpis"], summary="Business-hour schedules", opt={"roles": LEAD_ROLES}, sync_to_thread=True)
+def list_schedules(session: NamedDependency[Session]) -> list[ScheduleRead]:
+    return schedules.list_schedules(session)
+
+
+@put(
+    "/v1/schedules/{department:str}",
+    tags=["kpis"],
+    summary="Set a department's business hours ('*' for the default); business durations are recomputed",
+    opt={"roles": [Role.admin]},
+    sync_to_thread=True,
+)
+def put_schedule(
+    department: Department,
+    data: Annotated[dict[str, Any], Body(description='{"timezone", "hours": {"mon": ["09:00-17:00"]}, "holidays"}')],
+    session: NamedDependency[Session],
+    schedule_book: NamedDependency[ScheduleBook],
+) -> ScheduleRead:
+    saved = schedules.put_schedule(session, department, data)
+    schedule_book.invalidate()
+    recompute_department(session, None if department == DEFAULT_DEPARTMENT else department, schedules=schedule_book)
+    return saved
+
+
+@delete(
+    "/v1/schedules/{department:str}",
+    tags=["kpis"],
+    summary="Remove a department's own schedule (it falls back to '*')",
+    opt={"roles": [Role.admin]},
+    sync_to_thread=True,
+)
+def delete_schedule(
+    department: Department, session: NamedDependency[Session], schedule_book: NamedDependency[ScheduleBook]
+) -> None:
+    schedules.delete_schedule(session, department)
+    schedule_book.invalidate()
+    recompute_department(session, None if department == DEFAULT_DEPARTMENT else department, schedules=schedule_book)
