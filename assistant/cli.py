@@ -279,9 +279,9 @@ def import_events_command(data_dir: Path | None, path: Path, batch: int) -> None
 @click.option("--to", "end", required=True, help="End of the period (exclusive).")
 @click.option(
     "--group-by",
-    type=click.Choice(["all", "department", "channel", "agent", "language", "day", "week"]),
     default="department",
     show_default=True,
+    help="all, department, channel, agent, language, day, week; several comma-separated (department,week).",
 )
 @click.option("--business-hours/--calendar-hours", default=False, help="Which durations the table shows.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV (both kinds of hours) instead of the table.")
@@ -291,12 +291,12 @@ def kpis_command(
     """Print the KPI table for a period."""
     from assistant.db import session_scope
     from assistant.errors import InvalidInput
-    from assistant.kpis.service import GroupBy, compute_kpis, kpis_csv
+    from assistant.kpis.service import compute_kpis, kpis_csv, parse_group_by
 
     period = [_moment(start, "--from"), _moment(end, "--to")]
     with session_scope(_database(data_dir)) as session:
         try:
-            report = compute_kpis(session, start=period[0], end=period[1], group_by=GroupBy(group_by))
+            report = compute_kpis(session, start=period[0], end=period[1], group_by=parse_group_by(group_by))
         except InvalidInput as exc:
             raise click.ClickException(exc.message) from exc
     if as_csv:

@@ -444,7 +444,7 @@ def _phone_ok(
     """Whether these groups, on their own, look like one phone number (see the module docstring)."""
     first = groups[0]
     if plus or (first[:2] == "00" and not parens[0]):
-        # International: drop the + or 00 and an Italian-style "(0)" trunk, count the rest (E.164).
+        # International: drop the + or 00 and a "(0)" trunk as in +49 (0)30, count the rest (E.164).
         digits = "".join(digits for digits, paren in zip(groups, parens, strict=True) if not (paren and digits == "0"))
         if not plus:
             digits = digits[2:]

@@ -216,6 +216,15 @@ def test_grouping_aggregates_in_the_database(loaded: TestClient[Any], lead: Head
     assert by_week["2026-11-16"]["tickets_created"] == 8 and by_week["2026-11-09"]["tickets_created"] == 1
     assert by_week["2026-10-19"]["tickets_created"] == 1  # t7, created Sat 2026-10-24
 
+    two_ways = loaded.get(
+        "/v1/kpis",
+        params={"group_by": "department,week", "from": "2026-10-01T00:00:00Z", "to": "2026-11-20T00:00:00Z"},
+        headers=lead,
+    ).json()["groups"]
+    t6 = next(g for g in two_ways if g["keys"] == {"department": "t6", "week": "2026-11-09"})
+    assert t6["tickets_created"] == 1 and t6["frt"]["business_hours"]["median"] == 2.0
+    assert len(two_ways) == 10  # t1 t2 t3 t4 t5b t6 t7 t8 t9 t10, each in one week
+
     exported = loaded.get("/v1/kpis", params={"group_by": "all", "format": "csv", **period}, headers=lead)
     assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(exported.text)))
@@ -283,6 +292,8 @@ def test_kpi_period_and_grouping_are_checked(client: TestClient[Any], lead: Head
         {"from": "2026-11-20T00:00:00Z", "to": "2026-11-01T00:00:00Z"},
         {"from": "2026-11-01T00:00:00", "to": "2026-11-20T00:00:00Z"},
         {"group_by": "planet"},
+        {"group_by": "department,department"},
+        {"group_by": "all,week"},
         {"format": "xml"},
         {"from": "yesterday"},
     ]
@@ -312,7 +323,7 @@ def test_bulk_import_and_the_kpis_command(settings: Any, tmp_path: Any, monkeypa
     # FRT 2, 1, 0.5 → median 1.0 h; FCR 1 of 3.
     assert row.split()[1:5] == ["3", "3", "1.0h", "2.0h"] and "33%" in row
     exported = runner.invoke(main, ["kpis", "--from", "2026-11-16", "--to", "2026-11-17", "--csv"])
-    assert exported.output.startswith("group,tickets_created")
+    assert exported.output.startswith("department,tickets_created")
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"source": "x"}\n')
     failed = runner.invoke(main, ["import-events", str(bad)])

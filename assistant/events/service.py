@@ -94,16 +94,22 @@ def recompute_timings(session: Session, tickets: Iterable[TicketKey], *, schedul
     for start in range(0, len(keys), CHUNK):
         chunk = keys[start : start + CHUNK]
         events: dict[TicketKey, list[TimelineEvent]] = {key: [] for key in chunk}
-        for row in session.exec(
-            select(InteractionEvent).where(
-                tuple_(col(InteractionEvent.source), col(InteractionEvent.ticket_id)).in_(chunk)
-            )
+        # Plain rows, not ORM objects: a bulk import recomputes hundreds of thousands of tickets.
+        columns = (
+            InteractionEvent.source,
+            InteractionEvent.ticket_id,
+            InteractionEvent.event_id,
+            InteractionEvent.kind,
+            InteractionEvent.occurred_at,
+            InteractionEvent.actor_type,
+            InteractionEvent.actor_id,
+            InteractionEvent.channel,
+            InteractionEvent.department,
+        )
+        for source, ticket_id, *fields in session.execute(
+            select(*columns).where(tuple_(col(InteractionEvent.source), col(InteractionEvent.ticket_id)).in_(chunk))
         ).all():
-            events[(row.source, row.ticket_id)].append(
-                TimelineEvent(
-                    row.event_id, row.kind, row.occurred_at, row.actor_type, row.actor_id, row.channel, row.department
-                )
-            )
+            events[(source, ticket_id)].append(TimelineEvent(*fields))
         routed = {
             (source, external_id): (department, channel, language)
             for source, external_id, department, channel, language in session.exec(

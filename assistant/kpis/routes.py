@@ -14,7 +14,6 @@ from assistant.auth.models import Role
 from assistant.errors import InvalidInput
 from assistant.events.service import recompute_department
 from assistant.kpis import service
-from assistant.kpis.service import GroupBy
 from assistant.schedules import service as schedules
 from assistant.schedules.models import DEFAULT_DEPARTMENT, ScheduleRead
 from assistant.schedules.service import ScheduleBook
@@ -47,13 +46,21 @@ def kpis(
     session: NamedDependency[Session],
     start: Annotated[datetime | None, QueryParameter(name="from", description="start, with a time zone")] = None,
     end: Annotated[datetime | None, QueryParameter(name="to", description="end (exclusive), with a time zone")] = None,
-    group_by: Annotated[GroupBy, QueryParameter()] = GroupBy.department,
+    group_by: Annotated[
+        str,
+        QueryParameter(
+            max_length=64,
+            description="department, channel, agent, language, day, week or all; "
+            "several comma-separated, e.g. department,week",
+        ),
+    ] = "department",
     format: Annotated[str, QueryParameter(pattern="^(json|csv)$")] = "json",
 ) -> Response[Any]:
     period_start, period_end = _period(start, end)
-    report = service.compute_kpis(session, start=period_start, end=period_end, group_by=group_by)
+    dimensions = service.parse_group_by(group_by)
+    report = service.compute_kpis(session, start=period_start, end=period_end, group_by=dimensions)
     if format == "csv":
-        filename = f"kpis-{group_by.value}-{period_start:%Y%m%d}-{period_end:%Y%m%d}.csv"
+        filename = f"kpis-{'-'.join(d.value for d in dimensions)}-{period_start:%Y%m%d}-{period_end:%Y%m%d}.csv"
         return Response(
             service.kpis_csv(report),
             media_type="text/csv",

@@ -41,13 +41,33 @@ DURATIONS = {
 }
 
 
-def _group(group_by: GroupBy, population: str) -> ColumnElement[Any]:
-    if group_by == GroupBy.all:
-        return literal("all")
-    if group_by in (GroupBy.day, GroupBy.week):
-        prefix = "created" if population == "created" else "solved"
-        return col(getattr(TicketTiming, f"{prefix}_{group_by.value}"))
-    return col(getattr(TicketTiming, group_by.value))
+def parse_group_by(raw: str) -> list[GroupBy]:
+    """``department`` or several dimensions at once, ``department,week``."""
+    try:
+        dimensions = [GroupBy(part.strip()) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        choices = ", ".join(g.value for g in GroupBy)
+        raise InvalidInput(
+            f"group_by takes one or more of: {choices} (comma-separated).", code="invalid_group_by"
+        ) from None
+    if not dimensions or len(set(dimensions)) != len(dimensions) or len(dimensions) > 3:
+        raise InvalidInput("group_by takes one to three different dimensions.", code="invalid_group_by")
+    if GroupBy.all in dimensions and len(dimensions) > 1:
+        raise InvalidInput("'all' cannot be combined with other dimensions.", code="invalid_group_by")
+    return dimensions
+
+
+def _group(dimensions: list[GroupBy], population: str) -> list[ColumnElement[Any]]:
+    columns: list[ColumnElement[Any]] = []
+    for dimension in dimensions:
+        if dimension == GroupBy.all:
+            columns.append(literal("all"))
+        elif dimension in (GroupBy.day, GroupBy.week):
+            prefix = "created" if population == "created" else "solved"
+            columns.append(col(getattr(TicketTiming, f"{prefix}_{dimension.value}")))
+        else:
+            columns.append(col(getattr(TicketTiming, dimension.value)))
+    return columns
 
 
 def _created_in(start: datetime, end: datetime) -> ColumnElement[bool]:
@@ -63,26 +83,36 @@ def _solved_in(start: datetime, end: datetime) -> ColumnElement[bool]:
 
 
 def _distribution(
-    session: Session, group: ColumnElement[Any], value: ColumnElement[Any], where: ColumnElement[bool]
-) -> dict[Any, dict[str, float | int | None]]:
+    session: Session, group: list[ColumnElement[Any]], value: ColumnElement[Any], where: ColumnElement[bool]
+) -> dict[tuple[Any, ...], dict[str, float | int | None]]:
     """Per group: count, mean, nearest-rank median and 90th percentile of ``value`` (in hours)."""
-    base = select(group.label("g"), value.label("v")).where(where, value.is_not(None)).subquery()
+    labels = [f"g{i}" for i in range(len(group))]
+    base = select(*(g.label(name) for g, name in zip(group, labels, strict=True)), value.label("v"))
+    base_query = base.where(where, value.is_not(None)).subquery()
+    keys = [base_query.c[name] for name in labels]
     ranked = select(
-        base.c.g,
-        base.c.v,
-        func.row_number().over(partition_by=base.c.g, order_by=base.c.v).label("rn"),
-        func.count().over(partition_by=base.c.g).label("n"),
+        *keys,
+        base_query.c.v,
+        func.row_number().over(partition_by=keys, order_by=base_query.c.v).label("rn"),
+        func.count().over(partition_by=keys).label("n"),
     ).subquery()
+    ranked_keys = [ranked.c[name] for name in labels]
     query = select(
-        ranked.c.g,
+        *ranked_keys,
         func.count(),
         func.avg(ranked.c.v),
         func.max(case((ranked.c.rn == (ranked.c.n + 1) // 2, ranked.c.v))),
         func.max(case((ranked.c.rn == (ranked.c.n * 9 + 9) // 10, ranked.c.v))),
-    ).group_by(ranked.c.g)
+    ).group_by(*ranked_keys)
+    width = len(group)
     return {
-        g: {"count": int(n), "mean": _hours(mean), "median": _hours(median), "p90": _hours(p90)}
-        for g, n, mean, median, p90 in session.execute(query).all()
+        tuple(row[:width]): {
+            "count": int(row[width]),
+            "mean": _hours(row[width + 1]),
+            "median": _hours(row[width + 2]),
+            "p90": _hours(row[width + 3]),
+        }
+        for row in session.execute(query).all()
     }
 
 
@@ -90,7 +120,7 @@ def _hours(seconds: Any) -> float | None:
     return None if seconds is None else round(float(seconds) / HOUR, 4)
 
 
-def compute_kpis(session: Session, *, start: datetime, end: datetime, group_by: GroupBy) -> dict[str, Any]:
+def compute_kpis(session: Session, *, start: datetime, end: datetime, group_by: list[GroupBy]) -> dict[str, Any]:
     if end <= start:
         raise InvalidInput("'to' must be later than 'from'.", code="invalid_period")
     created_group, solved_group = _group(group_by, "created"), _group(group_by, "solved")
@@ -102,9 +132,10 @@ def compute_kpis(session: Session, *, start: datetime, end: datetime, group_by: 
         & ~col(TicketTiming.solved)
         & (col(TicketTiming.reply_due_from) < as_of)
     )
+    width = len(group_by)
     created_counts = session.execute(
         select(
-            created_group,
+            *created_group,
             func.count(),
             func.sum(case((col(TicketTiming.reopens) > 0, 1), else_=0)),
             func.sum(case((col(TicketTiming.transfers) > 0, 1), else_=0)),
@@ -112,12 +143,12 @@ def compute_kpis(session: Session, *, start: datetime, end: datetime, group_by: 
             func.min(case((awaiting, col(TicketTiming.reply_due_from)))),
         )
         .where(created_where)
-        .group_by(created_group)
+        .group_by(*created_group)
     ).all()
     solved_counts = session.execute(
-        select(solved_group, func.count(), func.sum(case((col(TicketTiming.fcr), 1), else_=0)))
+        select(*solved_group, func.count(), func.sum(case((col(TicketTiming.fcr), 1), else_=0)))
         .where(solved_where)
-        .group_by(solved_group)
+        .group_by(*solved_group)
     ).all()
     distributions: dict[str, dict[Any, dict[str, Any]]] = {}
     for name, (calendar, business) in DURATIONS.items():
@@ -125,12 +156,16 @@ def compute_kpis(session: Session, *, start: datetime, end: datetime, group_by: 
         distributions[f"{name}:calendar"] = _distribution(session, group, col(getattr(TicketTiming, calendar)), where)
         distributions[f"{name}:business"] = _distribution(session, group, col(getattr(TicketTiming, business)), where)
 
-    groups: dict[Any, dict[str, Any]] = {}
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
 
-    def entry(key: Any) -> dict[str, Any]:
-        return groups.setdefault(key, _empty_group(key))
+    def entry(key: tuple[Any, ...]) -> dict[str, Any]:
+        if key not in groups:
+            groups[key] = _empty_group(key[0] if width == 1 else " / ".join(str(k) for k in key))
+            groups[key]["keys"] = {d.value: k for d, k in zip(group_by, key, strict=True)}
+        return groups[key]
 
-    for key, created, reopened, transferred, waiting, oldest in created_counts:
+    for result in created_counts:
+        key, (created, reopened, transferred, waiting, oldest) = tuple(result[:width]), result[width:]
         row = entry(key)
         row["tickets_created"] = int(created)
         row["reopen_rate"] = round(int(reopened or 0) / created, 4) if created else None
@@ -139,7 +174,8 @@ def compute_kpis(session: Session, *, start: datetime, end: datetime, group_by: 
         if oldest is not None:
             oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=as_of.tzinfo)
             row["oldest_awaiting_hours"] = round((as_of - oldest).total_seconds() / HOUR, 4)
-    for key, solved, fcr in solved_counts:
+    for result in solved_counts:
+        key, (solved, fcr) = tuple(result[:width]), result[width:]
         row = entry(key)
         row["tickets_solved"] = int(solved)
         row["fcr_rate"] = round(int(fcr or 0) / solved, 4) if solved else None
@@ -147,12 +183,12 @@ def compute_kpis(session: Session, *, start: datetime, end: datetime, group_by: 
         duration, hours = name.split(":")
         for key, stats in by_group.items():
             entry(key)[duration][f"{hours}_hours"] = stats
-    ordered = sorted(groups.values(), key=lambda g: (g["group"] is None, str(g["group"])))
+    ordered = [groups[key] for key in sorted(groups, key=lambda k: tuple((v is None, str(v)) for v in k))]
     return {
         "from": start,
         "to": end,
         "as_of": as_of,
-        "group_by": group_by.value,
+        "group_by": ",".join(d.value for d in group_by),
         "groups": ordered,
     }
 
@@ -179,7 +215,7 @@ STATS = ("count", "mean", "median", "p90")
 
 def flatten(group: dict[str, Any]) -> dict[str, Any]:
     """One CSV row: ``frt_business_hours_median`` and the like."""
-    flat = {"group": group["group"], **{name: group[name] for name in COUNTS}}
+    flat = {**group.get("keys", {"group": group["group"]}), **{name: group[name] for name in COUNTS}}
     for name in DURATIONS:
         for hours in ("calendar_hours", "business_hours"):
             for stat in STATS:
@@ -191,7 +227,7 @@ def flatten(group: dict[str, Any]) -> dict[str, Any]:
 def kpis_csv(report: dict[str, Any]) -> str:
     buffer = io.StringIO()
     rows = [flatten(group) for group in report["groups"]]
-    columns = list(flatten(_empty_group(None)))
+    columns = list(rows[0]) if rows else list(flatten(_empty_group(None)))
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in rows:
