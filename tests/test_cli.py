@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlmodel import select
 
 from assistant.cli import main
 from assistant.demo import DEMO_TAXONOMY, DEMO_TICKETS, demo_training_data
@@ -170,11 +171,11 @@ def test_import_faq_in_stackfaq_shape_and_csv(env: Path, tmp_path: Path) -> None
     assert runner.invoke(main, ["import-faq", str(csv_path)]).exit_code == 0
     engine = make_engine(Settings.from_env().resolved_database_url)
     with session_scope(engine) as session:
-        rows = session.query(FaqEntry).all()
+        rows = session.exec(select(FaqEntry)).all()
         assert len(rows) == 127 and all(row.embedding and row.embedding_model for row in rows)
         draft = next(row for row in rows if row.question.startswith("Draft"))
         assert draft.published is False and draft.language is not None
-        assert session.query(IndexChange).count() == 127
+        assert len(session.exec(select(IndexChange)).all()) == 127
 
     broken = tmp_path / "broken.json"
     broken.write_text('[{"question": "no answer"}]')
@@ -199,7 +200,7 @@ def test_import_cases_masks_pii(env: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     engine = make_engine(Settings.from_env().resolved_database_url)
     with session_scope(engine) as session:
-        rows = {row.external_id: row for row in session.query(ResolvedCase).all()}
+        rows = {row.external_id: row for row in session.exec(select(ResolvedCase)).all()}
     assert "4111" not in rows["c-1"].summary and "a.b@example.com" not in rows["c-1"].summary
     assert rows["c-1"].first_contact is True and rows[None].actions == ["check-tracking", "contact-carrier"]
     bad = tmp_path / "bad.csv"

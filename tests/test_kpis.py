@@ -328,3 +328,22 @@ def test_bulk_import_and_the_kpis_command(settings: Any, tmp_path: Any, monkeypa
     bad.write_text('{"source": "x"}\n')
     failed = runner.invoke(main, ["import-events", str(bad)])
     assert failed.exit_code != 0 and "event 1 is not valid" in failed.output
+
+
+def test_schedules_from_a_config_file_at_start(
+    settings: Any, embedder: Any, tmp_path: Any, make_key: Callable[[str], Headers]
+) -> None:
+    from dataclasses import replace
+
+    from assistant.app import create_app
+
+    path = tmp_path / "business-hours.json"
+    path.write_text(json.dumps({"departments": {"*": BERLIN_OFFICE, "t7": ALWAYS_OPEN}}))
+    with TestClient(create_app(replace(settings, business_hours_path=path), embedder=embedder)) as client:
+        listed = {s["department"]: s for s in client.get("/v1/schedules", headers=make_key("agent")).json()}
+        assert listed["*"]["timezone"] == "Europe/Berlin" and listed["*"]["holidays"] == ["2026-11-13"]
+        assert listed["t7"]["hours"]["sun"] == ["00:00-24:00"]
+        for single in TIMELINES["t6"]:
+            assert deliver(client, [single]).status_code == 201
+        t6 = kpis(client, make_key("agent"), **{"from": "2026-11-01T00:00:00Z", "to": "2026-11-20T00:00:00Z"})["t6"]
+        assert hours(t6, "frt", "business") == 2.0

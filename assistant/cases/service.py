@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from assistant.cases.models import CaseImport, CaseImportReport, CaseRead, ResolvedCase, SolveRequest
@@ -52,7 +53,9 @@ def get_case(session: Session, case_id: int) -> CaseRead:
 def cases_by_id(session: Session, case_ids: Sequence[int]) -> dict[int, ResolvedCase]:
     if not case_ids:
         return {}
-    rows = session.exec(select(ResolvedCase).where(col(ResolvedCase.id).in_(list(case_ids)))).all()
+    # The vectors stay behind: suggestions read up to 50 candidates per request.
+    query = select(ResolvedCase).options(defer(ResolvedCase.embedding))  # type: ignore[arg-type]
+    rows = session.exec(query.where(col(ResolvedCase.id).in_(list(case_ids)))).all()
     return {row.id: row for row in rows if row.id is not None}
 
 
