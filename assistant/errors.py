@@ -54,6 +54,15 @@ class ServiceUnavailable(DomainError):
     code = "not_ready"
 
 
+class RateLimited(DomainError):
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_seconds: int) -> None:
+        super().__init__(message, details={"retry_after_seconds": retry_after_seconds})
+        self.retry_after_seconds = retry_after_seconds
+
+
 _HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -85,7 +94,8 @@ def _response(status: int, code: str, message: str, details: Any = None, headers
 
 
 def handle_domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
-    return _response(exc.status_code, exc.code, exc.message, exc.details)
+    headers = {"Retry-After": str(exc.retry_after_seconds)} if isinstance(exc, RateLimited) else None
+    return _response(exc.status_code, exc.code, exc.message, exc.details, headers=headers)
 
 
 def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from assistant.assist.service import AssistEngine, FeedbackStats, load_playbooks
+from assistant.auth.rate_limit import RateLimiter
 from assistant.auth.service import KeyRoles
 from assistant.cases.service import CASE_SOURCE
 from assistant.db import make_engine, migrate, session_scope
@@ -40,7 +41,7 @@ class Runtime:
     engine: Engine
     encoder: EncoderWorker
     routing: RoutingEngine
-    webhook_secrets: dict[str, str]
+    webhook_secrets: dict[str, str | list[Any]]
     text_encoder: TextEncoder
     indexes: KnowledgeIndexes
     index_follower: IndexFollower
@@ -161,7 +162,11 @@ def start_runtime(settings: Settings, *, embedder: Embedder | None = None) -> Ru
         indexes=indexes, routing=routing, playbooks=load_playbooks(playbooks_path), feedback=FeedbackStats(engine)
     )
     portal_search = PortalSearch(
-        indexes=indexes, encoder=encoder, min_score=settings.faq_min_score, model_text_chars=settings.model_text_chars
+        indexes=indexes,
+        encoder=encoder,
+        min_score=settings.faq_min_score,
+        model_text_chars=settings.model_text_chars,
+        rate_limiter=RateLimiter(per_minute=settings.portal_searches_per_minute),
     )
     schedule_book = ScheduleBook(engine)
     if settings.business_hours_path is not None:

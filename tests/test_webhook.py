@@ -11,7 +11,7 @@ from litestar.testing import TestClient
 from sqlmodel import Session, func, select
 
 from assistant.tickets.models import RoutingDecision, Ticket, WebhookDelivery
-from tests.support import post_ticket, ticket_payload
+from tests.support import WEBHOOK_SECRET, WEBHOOK_SOURCE, post_ticket, ticket_payload
 
 
 def count(client: TestClient[Any], model: type) -> int:
@@ -151,3 +151,22 @@ def test_bad_input_loses_nothing_already_accepted(client: TestClient[Any], agent
     assert post_ticket(client, ticket_payload(subject="", body="")).status_code == 400
     assert client.get(f"/v1/tickets/{accepted['ticket_id']}", headers=agent_headers).status_code == 200
     assert count(client, Ticket) == 1
+
+
+def test_a_rotated_secret_overlaps_until_it_expires(settings: Any, embedder: Any) -> None:
+    from dataclasses import replace
+
+    from assistant.app import create_app
+
+    soon, past = time.time() + 3600, time.time() - 1
+    rotated = {
+        WEBHOOK_SOURCE: ["new-secret-456", {"secret": WEBHOOK_SECRET, "expires": soon}],
+        "retired": ["fresh-secret-789", {"secret": "stale-secret", "expires": past}],
+    }
+    with TestClient(create_app(replace(settings, webhook_secrets=rotated), embedder=embedder)) as client:
+        assert post_ticket(client, ticket_payload()).status_code == 201  # the old secret, in its overlap
+        assert post_ticket(client, ticket_payload(), secret="new-secret-456").status_code == 201
+        assert post_ticket(client, ticket_payload(), secret="something-else").status_code == 401
+        expired = post_ticket(client, ticket_payload(source="retired"), secret="stale-secret")
+        assert expired.status_code == 401 and expired.json()["error"]["code"] == "invalid_signature"
+        assert post_ticket(client, ticket_payload(source="retired"), secret="fresh-secret-789").status_code == 201

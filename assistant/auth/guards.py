@@ -7,6 +7,7 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
+from assistant.auth.service import hash_key
 from assistant.errors import Forbidden, Unauthorized
 
 
@@ -28,3 +29,5 @@ def require_role(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRo
             code="wrong_role",
         )
     connection.scope["api_key_role"] = role  # type: ignore[typeddict-unknown-key]
+    # A stable, non-secret name for the caller (rate limits, logs): a prefix of the key's hash.
+    connection.scope["api_key_id"] = hash_key(key.strip())[:16]  # type: ignore[typeddict-unknown-key]

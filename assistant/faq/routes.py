@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import delete, get, patch, post
+from litestar import Request, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, Parameter, QueryParameter
 from sqlmodel import Session
@@ -26,14 +26,20 @@ MAX_QUERY_CHARS = 1_000
     "/v1/faq/search",
     tags=["faq"],
     summary="Search published FAQ entries (the customer portal's search)",
-    description="Only published FAQ entries can appear here: never resolved cases, drafts or customer data.",
+    description=(
+        "Only published FAQ entries can appear here: never resolved cases, drafts or customer data. "
+        "Each key has a budget of searches a minute (ASSISTANT_PORTAL_SEARCHES_PER_MINUTE); beyond it, 429 "
+        "with Retry-After."
+    ),
     opt={"roles": SEARCH_ROLES},
 )
 async def search_faq(
+    request: Request[Any, Any, Any],
     portal_search: NamedDependency[PortalSearch],
     q: Annotated[str, QueryParameter(min_length=1, max_length=MAX_QUERY_CHARS, description="the customer's question")],
     k: Annotated[int, QueryParameter(ge=1, le=20)] = 5,
 ) -> FaqSearchResult:
+    portal_search.rate_limiter.take(str(request.scope.get("api_key_id", "")))
     return await portal_search.search(q, k)
 
 

@@ -6,6 +6,7 @@ import asyncio
 
 import numpy as np
 
+from assistant.auth.rate_limit import RateLimiter
 from assistant.errors import InvalidInput
 from assistant.faq.models import FaqSearchResult
 from assistant.faq.service import portal_hits
@@ -20,8 +21,15 @@ MAX_K = 20
 
 class PortalSearch:
     def __init__(
-        self, *, indexes: KnowledgeIndexes, encoder: EncoderWorker, min_score: float, model_text_chars: int
+        self,
+        *,
+        indexes: KnowledgeIndexes,
+        encoder: EncoderWorker,
+        min_score: float,
+        model_text_chars: int,
+        rate_limiter: RateLimiter,
     ) -> None:
+        self.rate_limiter = rate_limiter
         self.indexes = indexes
         self.encoder = encoder
         self.min_score = min_score
