@@ -20,6 +20,7 @@ from assistant import __version__
 from assistant.assist import routes as assist_routes
 from assistant.auth.guards import require_role
 from assistant.cases import routes as case_routes
+from assistant.customers import routes as customer_routes
 from assistant.dependencies import (
     provide_assist,
     provide_indexes,
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, *, embedder: Any = None) -> Lit
             kpi_routes.list_schedules,
             kpi_routes.put_schedule,
             kpi_routes.delete_schedule,
+            customer_routes.erase,
         ],
     )
     return Litestar(

@@ -336,6 +336,28 @@ def _share(rate: float | None) -> str:
     return "–" if rate is None else f"{rate:.0%}"
 
 
+@main.command("erase-customer")
+@data_dir_option
+@click.argument("customer_ref")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def erase_customer_command(data_dir: Path | None, customer_ref: str, yes: bool) -> None:
+    """Erase everything about one customer reference (tickets, cases, events' text). Irreversible.
+
+    A running service drops the erased cases from its search index within seconds.
+    """
+    from assistant.customers.service import erase_customer
+    from assistant.db import session_scope
+
+    if not yes:
+        click.confirm(f"Erase all data of customer {customer_ref!r}? This cannot be undone", abort=True)
+    with session_scope(_database(data_dir)) as session:
+        report = erase_customer(session, customer_ref)
+    click.echo(
+        f"erased {report.tickets} tickets and {report.resolved_cases} resolved cases; "
+        f"scrubbed {report.events_scrubbed} events"
+    )
+
+
 @main.group()
 def keys() -> None:
     """API keys: create (shown once), list, revoke."""

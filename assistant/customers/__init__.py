@@ -1,0 +1,1 @@
+"""A customer's data as one unit: erasure on request."""

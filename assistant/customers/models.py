@@ -1,0 +1,12 @@
+"""What an erasure removed."""
+
+from __future__ import annotations
+
+from sqlmodel import SQLModel
+
+
+class ErasureReport(SQLModel):
+    customer_ref: str
+    tickets: int
+    resolved_cases: int
+    events_scrubbed: int

@@ -1,0 +1,37 @@
+"""Erasure on a customer's request."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import delete
+from litestar.di import NamedDependency
+from litestar.params import Parameter
+from sqlmodel import Session
+
+from assistant.auth.models import Role
+from assistant.customers.models import ErasureReport
+from assistant.customers.service import erase_customer
+from assistant.indexing.service import KnowledgeIndexes
+
+
+@delete(
+    "/v1/customers/{customer_ref:str}",
+    tags=["customers"],
+    summary="Erase everything about one customer reference",
+    description=(
+        "Deletes the customer's tickets with their decisions, resolved cases (and their search-index entries) "
+        "and strips the free text and the customer's id from the events of those tickets. Irreversible."
+    ),
+    opt={"roles": [Role.admin]},
+    status_code=200,
+    sync_to_thread=True,
+)
+def erase(
+    customer_ref: Annotated[str, Parameter(min_length=1, max_length=128)],
+    session: NamedDependency[Session],
+    indexes: NamedDependency[KnowledgeIndexes],
+) -> ErasureReport:
+    report = erase_customer(session, customer_ref)
+    indexes.sync()
+    return report

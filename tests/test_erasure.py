@@ -1,0 +1,107 @@
+"""Erasure: after one call, nothing about the customer can be found in the database, the index or the API."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from litestar.testing import TestClient
+from sqlalchemy import inspect, text
+
+from assistant.db import make_engine
+from assistant.security import signed_headers
+from assistant.settings import Settings
+from tests.support import WEBHOOK_SECRET, WEBHOOK_SOURCE, post_ticket, ticket_payload
+
+Headers = dict[str, str]
+MARKER = "Quokkaflux"  # a word that appears nowhere else
+
+
+def test_erasure_leaves_nothing_findable(
+    client: TestClient[Any], settings: Settings, make_key: Callable[[str], Headers]
+) -> None:
+    admin, agent = make_key("admin"), make_key("agent")
+    ids = []
+    for n in range(2):
+        payload = ticket_payload(
+            external_id=f"ERASE-{n}",
+            subject=f"{MARKER} blender broken",
+            body=f"My {MARKER} blender stopped working. Reach me at erin.{n}@example.com.",
+            customer_ref="cust-erase-me",
+        )
+        response = post_ticket(client, payload)
+        assert response.status_code == 201
+        ids.append(response.json()["ticket_id"])
+    solved = client.post(
+        f"/v1/tickets/{ids[0]}/solve",
+        json={"resolution": f"Replaced the {MARKER} blender.", "actions": ["offer-replacement"]},
+        headers=agent,
+    )
+    assert solved.status_code == 201
+    other = post_ticket(
+        client, ticket_payload(external_id="KEEP-1", subject="Blender broken", customer_ref="cust-keep")
+    )
+    kept_id = other.json()["ticket_id"]
+    client.post(f"/v1/tickets/{kept_id}/solve", json={"resolution": "Repaired.", "actions": ["repair"]}, headers=agent)
+    events = [
+        {
+            "source": WEBHOOK_SOURCE,
+            "event_id": f"erase-{n}",
+            "ticket_id": "ERASE-0",
+            "kind": kind,
+            "occurred_at": "2026-11-16T09:00:00Z",
+            "actor_type": actor,
+            "actor_id": actor_id,
+            "text": f"{MARKER} note {n}",
+        }
+        for n, (kind, actor, actor_id) in enumerate(
+            [("customer_reply", "customer", "cust-erase-me"), ("agent_reply", "agent", "agent-7")]
+        )
+    ]
+    body = json.dumps({"events": events}).encode()
+    assert (
+        client.post("/v1/webhooks/events", content=body, headers=signed_headers(WEBHOOK_SECRET, body)).status_code
+        == 201
+    )
+    before = client.post("/v1/suggestions", json={"text": f"{MARKER} blender broken"}, headers=agent).json()
+    assert MARKER in json.dumps(before["cases"])
+
+    response = client.delete("/v1/customers/cust-erase-me", headers=admin)
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "customer_ref": "cust-erase-me",
+        "tickets": 2,
+        "resolved_cases": 1,
+        "events_scrubbed": 2,
+    }
+
+    for ticket_id in ids:
+        assert client.get(f"/v1/tickets/{ticket_id}", headers=agent).status_code == 404
+    after = client.post("/v1/suggestions", json={"text": f"{MARKER} blender broken", "cases": 20}, headers=agent).json()
+    assert MARKER not in json.dumps(after) and "erin." not in json.dumps(after)
+    assert [c["id"] for c in after["cases"]] != [] and all(c["id"] != solved.json()["id"] for c in after["cases"])
+    assert client.get(f"/v1/tickets/{kept_id}", headers=agent).status_code == 200
+
+    # No text column of any table holds the marker, the e-mail or the customer reference any more.
+    engine = make_engine(settings.resolved_database_url)
+    with engine.connect() as connection:
+        for table in inspect(connection).get_table_names():
+            columns = [
+                c["name"]
+                for c in inspect(connection).get_columns(table)
+                if "CHAR" in str(c["type"]).upper()
+                or "TEXT" in str(c["type"]).upper()
+                or "JSON" in str(c["type"]).upper()
+            ]
+            for column in columns:
+                for needle in (MARKER, "erin.", "cust-erase-me"):
+                    found = connection.execute(
+                        text(f'SELECT COUNT(*) FROM "{table}" WHERE CAST("{column}" AS TEXT) LIKE :needle'),
+                        {"needle": f"%{needle}%"},
+                    ).scalar()
+                    assert found == 0, (table, column, needle)
+    engine.dispose()
+    again = client.delete("/v1/customers/cust-erase-me", headers=admin).json()
+    assert again["tickets"] == 0 and again["resolved_cases"] == 0
+    assert client.delete("/v1/customers/cust-erase-me", headers=agent).status_code == 403
