@@ -358,6 +358,15 @@ def erase_customer_command(data_dir: Path | None, customer_ref: str, yes: bool) 
     )
 
 
+@main.command("roles")
+def roles_command() -> None:
+    """Print the role matrix (route × role), read from the routes themselves."""
+    from assistant.app import create_app
+    from assistant.auth.matrix import matrix_markdown
+
+    click.echo(matrix_markdown(create_app(Settings.from_env())))
+
+
 @main.group()
 def keys() -> None:
     """API keys: create (shown once), list, revoke."""
