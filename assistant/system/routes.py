@@ -15,7 +15,12 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/ready", tags=["system"], summary="Model loaded and database reachable", sync_to_thread=True)
+@get(
+    "/ready",
+    tags=["system"],
+    summary="Model loaded and database reachable; what the knowledge indexes hold",
+    sync_to_thread=True,
+)
 def ready(state: State) -> Response[dict[str, Any]]:
     routing = state.routing
     model_process = state.encoder_process
@@ -28,4 +33,10 @@ def ready(state: State) -> Response[dict[str, Any]]:
     body: dict[str, Any] = {"status": "ready" if ok else "not_ready", "checks": checks}
     if routing.classifiers.loaded:
         body["model_version"] = routing.classifiers.current().version
+    indexes = state.indexes
+    body["knowledge"] = {
+        "revision": indexes.revision,
+        "faq": {"indexed": indexes.size("faq"), "index_type": indexes.index_type("faq")},
+        "cases": {"indexed": indexes.size("cases"), "index_type": indexes.index_type("cases")},
+    }
     return Response(body, status_code=200 if ok else 503)
