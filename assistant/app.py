@@ -19,6 +19,7 @@ from litestar.static_files import create_static_files_router
 from assistant import __version__
 from assistant.assist import routes as assist_routes
 from assistant.auth.guards import require_role
+from assistant.callbacks import routes as callback_routes
 from assistant.cases import routes as case_routes
 from assistant.customers import routes as customer_routes
 from assistant.dependencies import (
@@ -86,6 +87,11 @@ def create_app(settings: Settings | None = None, *, embedder: Any = None) -> Lit
             kpi_routes.put_schedule,
             kpi_routes.delete_schedule,
             customer_routes.erase,
+            callback_routes.subscribe,
+            callback_routes.subscriptions,
+            callback_routes.unsubscribe,
+            callback_routes.deliveries,
+            callback_routes.retry,
         ],
     )
     return Litestar(

@@ -2,6 +2,7 @@
 
 from assistant.assist.models import SuggestionFeedback
 from assistant.auth.models import ApiKey
+from assistant.callbacks.models import CallbackSubscription, OutboxDelivery
 from assistant.cases.models import ResolvedCase
 from assistant.events.models import InteractionEvent, TicketTiming
 from assistant.faq.models import FaqEntry
@@ -12,9 +13,11 @@ from assistant.tickets.models import RoutingDecision, Ticket, WebhookDelivery
 __all__ = [
     "ApiKey",
     "BusinessHours",
+    "CallbackSubscription",
     "FaqEntry",
     "IndexChange",
     "InteractionEvent",
+    "OutboxDelivery",
     "ResolvedCase",
     "RoutingDecision",
     "SuggestionFeedback",

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from assistant.assist.service import AssistEngine, FeedbackStats, load_playbooks
 from assistant.auth.rate_limit import RateLimiter
 from assistant.auth.service import KeyRoles
+from assistant.callbacks.service import CallbackWorker
 from assistant.cases.service import CASE_SOURCE
 from assistant.db import make_engine, migrate, session_scope
 from assistant.demo import (
@@ -48,6 +49,7 @@ class Runtime:
     assist: AssistEngine
     portal_search: PortalSearch
     schedule_book: ScheduleBook
+    callback_worker: CallbackWorker | None
     demo_credentials: dict[str, str] = field(default_factory=dict)
     encoder_process: EncoderProcess | None = None
 
@@ -91,6 +93,8 @@ class Runtime:
         return "\n".join(lines) + "\n"
 
     def stop(self) -> None:
+        if self.callback_worker is not None:
+            self.callback_worker.stop()
         self.index_follower.stop()
         self.encoder.stop()
         if self.encoder_process is not None:
@@ -173,6 +177,14 @@ def start_runtime(settings: Settings, *, embedder: Embedder | None = None) -> Ru
         with session_scope(engine) as session:
             loaded = load_schedules_file(session, settings.business_hours_path)
         log.info("business hours for %s from %s", ", ".join(loaded), settings.business_hours_path)
+    callback_worker = None
+    if settings.callback_worker:
+        callback_worker = CallbackWorker(
+            engine,
+            interval_seconds=settings.callback_poll_seconds,
+            max_attempts=settings.callback_max_attempts,
+            backoff_seconds=settings.callback_backoff_seconds,
+        ).start()
     follower = IndexFollower(indexes, interval_seconds=settings.index_sync_seconds).start()
     return Runtime(
         settings,
@@ -186,6 +198,7 @@ def start_runtime(settings: Settings, *, embedder: Embedder | None = None) -> Ru
         assist,
         portal_search,
         schedule_book,
+        callback_worker,
         credentials,
         encoder_process,
     )

@@ -73,6 +73,12 @@ class Settings:
     index_sync_seconds: float = 1.0
     # Past this many vectors an index switches from exact to approximate search.
     index_approximate_threshold: int = 20_000
+    # Post decisions to callback subscribers from this process (any number of processes may).
+    callback_worker: bool = True
+    # Attempts before a callback delivery is dead-lettered; backoff doubles from 2 s up to an hour.
+    callback_max_attempts: int = 8
+    callback_poll_seconds: float = 1.0
+    callback_backoff_seconds: float = 2.0
     # JSON {"departments": {"*": schedule, name: schedule}} loaded into the database at start.
     business_hours_path: Path | None = None
 
@@ -115,6 +121,10 @@ def _convert(name: str, raw: str) -> Any:
         "routing_rules_path": lambda v: Path(v) if v else None,
         "playbooks_path": lambda v: Path(v) if v else None,
         "business_hours_path": lambda v: Path(v) if v else None,
+        "callback_worker": _flag,
+        "callback_max_attempts": int,
+        "callback_poll_seconds": float,
+        "callback_backoff_seconds": float,
         "faq_min_score": float,
         "portal_searches_per_minute": int,
         "index_sync_seconds": float,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from assistant.callbacks.service import DECISION_EVENT, enqueue
 from assistant.db import utcnow, write_lock
 from assistant.errors import InvalidInput, NotFound
 from assistant.routing.engine import RoutingEngine, ticket_text
@@ -91,8 +94,11 @@ def _store(session: Session, payload: TicketCreate, decision: DecisionRead) -> D
             received_at=now,
         )
     )
+    decision = decision_read(row)
+    # In the decision's own transaction: a subscriber is owed this callback exactly when the decision exists.
+    enqueue(session, DECISION_EVENT, callback_payload(ticket, decision))
     session.commit()
-    return decision_read(row)
+    return decision
 
 
 _DECISION_FIELDS = (
@@ -122,6 +128,15 @@ def _delivered_decision(session: Session, payload: TicketCreate) -> DecisionRead
         )
     ).first()
     return None if row is None else decision_read(row, replayed=True)
+
+
+def callback_payload(ticket: Ticket, decision: DecisionRead) -> dict[str, Any]:
+    """What a subscriber learns: the ticket as its system knows it, and the decision."""
+    return {
+        "source": ticket.source,
+        "external_id": ticket.external_id,
+        "decision": decision.model_dump(mode="json", exclude={"replayed"}),
+    }
 
 
 def decision_read(row: RoutingDecision, *, replayed: bool = False) -> DecisionRead:
@@ -188,8 +203,11 @@ def reroute_ticket(
     ticket.updated_at = now
     session.add(row)
     session.add(ticket)
+    session.flush()
+    decision = decision_read(row)
+    enqueue(session, DECISION_EVENT, callback_payload(ticket, decision))
     session.commit()
-    return decision_read(row)
+    return decision
 
 
 def corrected_examples(session: Session, *, label: str = "intent") -> list[tuple[str, str]]:
