@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, *, embedder: Any = None) -> Lit
     """``embedder``: an already loaded ``knowledge.Embedder`` to share (tests, several apps in one process)."""
     settings = settings or Settings.from_env()
     _use_handler_threads(settings.handler_threads)
+    _mask_logs()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -119,6 +120,27 @@ def create_app(settings: Settings | None = None, *, embedder: Any = None) -> Lit
         state=None,
         debug=False,
     )
+
+
+class PiiMaskingFilter(logging.Filter):
+    """Whatever the service logs passes through the PII masker first: a log line is not a place for a
+    customer's e-mail address, even inside an error message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from knowledge.pii import mask_pii
+
+        if record.args:
+            record.msg, record.args = mask_pii(record.getMessage()), None
+        elif isinstance(record.msg, str):
+            record.msg = mask_pii(record.msg)
+        return True
+
+
+def _mask_logs() -> None:
+    for name in ("assistant", "litestar", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, PiiMaskingFilter) for f in logger.filters):
+            logger.addFilter(PiiMaskingFilter())
 
 
 def _use_handler_threads(count: int) -> None:

@@ -105,3 +105,15 @@ def test_erasure_leaves_nothing_findable(
     again = client.delete("/v1/customers/cust-erase-me", headers=admin).json()
     assert again["tickets"] == 0 and again["resolved_cases"] == 0
     assert client.delete("/v1/customers/cust-erase-me", headers=agent).status_code == 403
+
+
+def test_logs_are_masked(caplog: Any) -> None:
+    import logging
+
+    from assistant.app import PiiMaskingFilter
+
+    logger = logging.getLogger("assistant.test-masking")
+    logger.addFilter(PiiMaskingFilter())
+    with caplog.at_level(logging.INFO, logger="assistant.test-masking"):
+        logger.info("could not route ticket from %s, card %s", "jane.doe@example.com", "4111 1111 1111 1111")
+    assert "jane.doe" not in caplog.text and "4111" not in caplog.text and "[EMAIL]" in caplog.text
