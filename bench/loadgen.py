@@ -47,7 +47,7 @@ def encode_request(method: str, path: str, headers: dict[str, str], body: bytes,
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
+async def read_response(reader: asyncio.StreamReader) -> int:
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
     length = 0
@@ -76,7 +76,7 @@ async def run_load(
                 method, path, headers, body = make_request(next(counter))
                 started = time.perf_counter()
                 writer.write(encode_request(method, path, headers, body, f"{host}:{port}"))
-                status = await _read_response(reader)
+                status = await read_response(reader)
                 result.latencies_ms.append((time.perf_counter() - started) * 1000)
                 result.statuses[status] = result.statuses.get(status, 0) + 1
         finally:
