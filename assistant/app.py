@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -133,6 +134,10 @@ class PiiMaskingFilter(logging.Filter):
             record.msg, record.args = mask_pii(record.getMessage()), None
         elif isinstance(record.msg, str):
             record.msg = mask_pii(record.msg)
+        if record.exc_info:
+            # A traceback's text (an exception message may quote the input) is masked as well.
+            record.exc_text = mask_pii("".join(traceback.format_exception(*record.exc_info)).rstrip())
+            record.exc_info = None
         return True
 
 

@@ -253,16 +253,19 @@ def import_events_command(data_dir: Path | None, path: Path, batch: int) -> None
         with session_scope(engine) as session, tqdm(unit=" events", desc=f"importing {path.name}") as bar:
             for events in read_events(path, batch=batch):
                 with write_lock(session):
-                    stored, touched = store_events(session, events, mask=mask_pii)
+                    stored, _ = store_events(session, events, mask=mask_pii)
                     session.commit()
                 accepted, seen = accepted + stored, seen + len(events)
-                tickets |= touched
+                # Every ticket read, not only those with new events: a rerun after an interrupted
+                # import must still give the tickets of its first half their timings.
+                tickets |= {(event.source, event.ticket_id) for event in events}
                 bar.update(len(events))
             # Timings once per ticket at the end, not once per batch that touched it.
             keys = sorted(tickets)
             with tqdm(total=len(keys), unit=" tickets", desc="ticket timings") as timing_bar:
-                for start in range(0, len(keys), batch):
-                    chunk = keys[start : start + batch]
+                # One transaction per few hundred tickets: PostgreSQL takes an advisory lock per ticket.
+                for start in range(0, len(keys), TIMING_CHUNK):
+                    chunk = keys[start : start + TIMING_CHUNK]
                     with write_lock(session):
                         recompute_timings(session, chunk, schedules=schedules)
                         session.commit()
@@ -271,6 +274,9 @@ def import_events_command(data_dir: Path | None, path: Path, batch: int) -> None
         details = f" {exc.details}" if exc.details else ""
         raise click.ClickException(exc.message + details) from exc
     click.echo(f"{accepted} events stored, {seen - accepted} already known; {len(tickets)} tickets updated")
+
+
+TIMING_CHUNK = 500
 
 
 @main.command("kpis")

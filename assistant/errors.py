@@ -49,6 +49,11 @@ class NotFound(DomainError):
     code = "not_found"
 
 
+class Conflict(DomainError):
+    status_code = 409
+    code = "conflict"
+
+
 class ServiceUnavailable(DomainError):
     status_code = 503
     code = "not_ready"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from typing import Any
 
 import anyio
@@ -23,7 +24,11 @@ from assistant.assist.service import AssistEngine
 from assistant.db import session_scope
 from assistant.errors import DomainError
 
+log = logging.getLogger("assistant")
+
 DEBOUNCE_SECONDS = 0.25
+# A transcript streaming without pause still gets suggestions this often.
+MAX_WAIT_SECONDS = 1.5
 MAX_MESSAGE_CHARS = 64 * 1024
 
 
@@ -97,10 +102,14 @@ class LiveAssist:
     async def _suggest_when_quiet(self) -> None:
         while True:
             await self.changed.wait()
-            while True:  # wait until the client has been quiet for a moment
+            first_change = asyncio.get_running_loop().time()
+            while True:  # wait until the client has been quiet for a moment, but not for ever
                 self.changed.clear()
+                left = MAX_WAIT_SECONDS - (asyncio.get_running_loop().time() - first_change)
+                if left <= 0:
+                    break
                 try:
-                    await asyncio.wait_for(self.changed.wait(), DEBOUNCE_SECONDS)
+                    await asyncio.wait_for(self.changed.wait(), min(DEBOUNCE_SECONDS, left))
                 except TimeoutError:
                     break
             version, text = self.version, self.text
@@ -110,6 +119,11 @@ class LiveAssist:
                 suggestions = await anyio.to_thread.run_sync(self._suggest, text)
             except DomainError as exc:
                 await self._error(exc.code, exc.message)
+                continue
+            except Exception:
+                # The socket stays useful: the next change is tried again.
+                log.exception("live suggestions failed")
+                await self._error("internal_error", "Suggestions failed on our side; the next update retries.")
                 continue
             if version != self.version:
                 continue  # the conversation moved on; its newer text is already waiting

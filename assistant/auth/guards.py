@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
@@ -11,7 +12,7 @@ from assistant.auth.service import hash_key
 from assistant.errors import Forbidden, Unauthorized
 
 
-def require_role(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+async def require_role(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """Admits a key whose role the route lists; webhooks (``opt["signed"]``) check their signature instead."""
     if handler.opt.get("signed"):
         return
@@ -20,7 +21,10 @@ def require_role(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRo
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'.", code="missing_api_key")
-    role = connection.app.state.key_roles.role_of(key.strip())
+    key_roles = connection.app.state.key_roles
+    role = key_roles.cached_role(key.strip())
+    if role is False:  # the database is asked off the event loop
+        role = await anyio.to_thread.run_sync(key_roles.role_of, key.strip())
     if role is None:
         raise Unauthorized("The API key is unknown or revoked.", code="invalid_api_key")
     if roles and role not in roles:

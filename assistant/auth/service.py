@@ -56,27 +56,31 @@ def list_api_keys(session: Session) -> list[ApiKey]:
 class KeyRoles:
     """Roles of recently seen keys, so that a request does not cost a database query on the event loop.
 
-    A key revoked (from the CLI, or by another process) stops working within ``ttl_seconds``; unknown
-    keys are never cached, so a newly created key works at once.
+    A key revoked (from the CLI, or by another process) stops working within ``ttl_seconds``; a key
+    tried before it existed works within the same time.
     """
 
     def __init__(self, engine: Engine, *, ttl_seconds: float = 5.0) -> None:
         self.engine = engine
         self.ttl = ttl_seconds
-        self._roles: dict[str, tuple[str, float]] = {}
+        self._roles: dict[str, tuple[str | None, float]] = {}
+
+    def cached_role(self, key: str) -> str | bool | None:
+        """The role if known (``None``: known not to be a key), ``False`` when the database must be asked."""
+        cached = self._roles.get(hash_key(key))
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        return False
 
     def role_of(self, key: str) -> str | None:
-        digest = hash_key(key)
-        cached = self._roles.get(digest)
-        now = time.monotonic()
-        if cached is not None and cached[1] > now:
-            return cached[0]
+        """Blocking: asks the database unless the answer is cached."""
+        cached = self.cached_role(key)
+        if cached is not False:
+            return cached  # type: ignore[return-value]
         with session_scope(self.engine) as session:
             row = authenticate(session, key=key)
-        if row is None:
-            self._roles.pop(digest, None)
-            return None
-        if len(self._roles) > 10_000:  # a flood of distinct valid keys cannot grow this without bound
+        if len(self._roles) > 10_000:  # a flood of distinct keys cannot grow this without bound
             self._roles.clear()
-        self._roles[digest] = (row.role, now + self.ttl)
-        return row.role
+        # Unknown keys are remembered too (briefly): a flood of made-up keys costs no database query each.
+        self._roles[hash_key(key)] = (None if row is None else row.role, time.monotonic() + self.ttl)
+        return None if row is None else row.role

@@ -56,8 +56,22 @@ class SubscriptionCreate(SQLModel):
     @field_validator("url")
     @classmethod
     def _http(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")) or any(c.isspace() for c in value):
+        import httpx
+
+        if not value.startswith(("http://", "https://")) or any(c.isspace() or ord(c) < 32 for c in value):
             raise ValueError("url must be an http:// or https:// address")
+        try:
+            if not httpx.URL(value).host:
+                raise ValueError("url needs a host")
+        except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
+            raise ValueError(f"url is not a valid address: {exc}") from None
+        return value
+
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        if value is not None and any(ord(c) < 32 for c in value):
+            raise ValueError("secret may not contain control characters")
         return value
 
 

@@ -27,14 +27,16 @@ from assistant.callbacks.models import (
     SubscriptionRead,
 )
 from assistant.db import session_scope, utcnow, write_lock
-from assistant.errors import NotFound
+from assistant.errors import Conflict, NotFound
 from assistant.security import signed_headers
 
 log = logging.getLogger("assistant")
 
 DECISION_EVENT = "routing.decision"
-# A claimed delivery is held this long; a worker that died mid-delivery releases it by expiry.
-LEASE_SECONDS = 60
+# A worker claims a few deliveries at a time and holds them this long (longer than the few posts can
+# take at their timeout), so that a live worker's rows are never taken over by another.
+CLAIM_BATCH = 5
+LEASE_SECONDS = 120
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 3_600.0
 
@@ -92,6 +94,8 @@ def retry_delivery(session: Session, delivery_id: int) -> DeliveryRead:
     row = session.get(OutboxDelivery, delivery_id)
     if row is None:
         raise NotFound(f"No callback delivery with id {delivery_id}.", code="delivery_not_found")
+    if row.status != DeliveryStatus.dead.value:
+        raise Conflict(f"Delivery {delivery_id} is {row.status}; only dead-lettered deliveries are retried.")
     with write_lock(session):
         row.status, row.attempts, row.next_attempt_at, row.locked_until = (
             DeliveryStatus.pending.value,
@@ -112,7 +116,7 @@ def backoff_seconds(attempts: int, *, base: float = BACKOFF_BASE_SECONDS, cap: f
     return random.uniform(base / 2, min(cap, base * 2 ** max(attempts - 1, 0)))
 
 
-def claim(engine: Engine, *, worker: str, limit: int = 20) -> list[OutboxDelivery]:
+def claim(engine: Engine, *, worker: str, limit: int = CLAIM_BATCH) -> list[OutboxDelivery]:
     """Take up to ``limit`` due deliveries for this worker; no two workers ever hold the same one."""
     now = utcnow()
     lease = now + timedelta(seconds=LEASE_SECONDS)
@@ -176,7 +180,7 @@ def deliver(
             if 200 <= response.status_code < 300:
                 return _settle(engine, delivery, status=DeliveryStatus.delivered)
             error = f"HTTP {response.status_code}"
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # a bad address must fail this delivery, not the worker
             error = f"{type(exc).__name__}: {exc}"[:500]
     attempts = delivery.attempts + 1
     if attempts >= max_attempts or subscription is None or not subscription.active:
@@ -204,7 +208,12 @@ def _settle(
         values["delivered_at"] = utcnow()
         values["attempts"] = delivery.attempts + 1
     with session_scope(engine) as session, write_lock(session):
-        session.execute(update(OutboxDelivery).where(col(OutboxDelivery.id) == delivery.id).values(**values))
+        # Only while this worker still holds the row: a stale worker must not undo another's outcome.
+        session.execute(
+            update(OutboxDelivery)
+            .where(col(OutboxDelivery.id) == delivery.id, OutboxDelivery.locked_by == delivery.locked_by)
+            .values(**values)
+        )
         session.commit()
     return status
 
@@ -245,7 +254,10 @@ class CallbackWorker:
         for delivery in claimed:
             if self._stop.is_set():
                 break  # the rest are released when their lease runs out
-            deliver(self.engine, client, delivery, max_attempts=self.max_attempts, backoff_base=self.backoff)
+            try:
+                deliver(self.engine, client, delivery, max_attempts=self.max_attempts, backoff_base=self.backoff)
+            except Exception:
+                log.exception("callback delivery %s failed; it is retried when its lease ends", delivery.id)
         return len(claimed)
 
     def _run(self) -> None:

@@ -38,7 +38,7 @@ def solve_ticket(
     case = service.solve_ticket(
         session, ticket_id=ticket_id, request=data, encoder=text_encoder, language_of=routing.language.detect
     )
-    indexes.sync()
+    indexes.sync_after_write()
     return case
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
@@ -74,6 +76,25 @@ def solve_ticket(
     summary = mask_pii(ticket_text(ticket.subject, ticket.body))
     vector = encoder.encode([summary])[0]
     now = utcnow()
+    try:
+        return _store_solution(session, ticket, request, summary, vector, encoder, language_of, now)
+    except IntegrityError:
+        # The same ticket solved twice at once: the second becomes an update of the first's case.
+        session.rollback()
+        return _store_solution(session, ticket, request, summary, vector, encoder, language_of, now)
+
+
+def _store_solution(
+    session: Session,
+    ticket: Ticket,
+    request: SolveRequest,
+    summary: str,
+    vector: Any,
+    encoder: TextEncoder,
+    language_of: LanguageOf,
+    now: datetime,
+) -> CaseRead:
+    ticket_id = ticket.id
     with write_lock(session):
         row = session.exec(select(ResolvedCase).where(ResolvedCase.ticket_id == ticket_id)).first()
         if row is None:

@@ -33,5 +33,6 @@ def erase(
     indexes: NamedDependency[KnowledgeIndexes],
 ) -> ErasureReport:
     report = erase_customer(session, customer_ref)
-    indexes.sync()
+    indexes.sync_after_write()
+    indexes.save(force=True)  # the erased cases' vectors leave the saved index files now, not in a minute
     return report

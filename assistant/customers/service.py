@@ -8,6 +8,7 @@ from sqlmodel import Session, col, select
 from assistant.cases.models import ResolvedCase
 from assistant.customers.models import ErasureReport
 from assistant.db import write_lock
+from assistant.errors import InvalidInput
 from assistant.events.models import InteractionEvent
 from assistant.indexing.models import ChangeOp, Collection
 from assistant.indexing.service import record_change
@@ -23,6 +24,8 @@ def erase_customer(session: Session, customer_ref: str) -> ErasureReport:
     The events themselves stay, without text: they hold no customer data once scrubbed, and removing
     them would silently change the support KPIs of the past.
     """
+    if "\x00" in customer_ref:
+        raise InvalidInput("A customer reference may not contain NUL characters.", code="validation_error")
     with write_lock(session):
         tickets = session.exec(
             select(Ticket.id, Ticket.source, Ticket.external_id).where(Ticket.customer_ref == customer_ref)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from pydantic import field_validator
@@ -11,6 +11,8 @@ from sqlmodel import Field, SQLModel
 
 from assistant.db import UTCDateTime, utcnow
 from assistant.tickets.models import SOURCE_NAME, Channel, reject_nul
+
+EARLIEST_EVENT = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class EventKind(StrEnum):
@@ -81,9 +83,13 @@ class EventCreate(SQLModel):
         if value.tzinfo is None:
             raise ValueError("occurred_at needs a time zone, e.g. 2026-11-23T09:30:00+01:00")
         try:
-            return value.astimezone(UTC)
+            value = value.astimezone(UTC)
         except OverflowError:
             raise ValueError("occurred_at is outside the range of dates this service stores") from None
+        # Durations are measured between events: a date from a broken clock would poison a ticket's figures.
+        if not EARLIEST_EVENT <= value <= datetime.now(UTC) + timedelta(days=1):
+            raise ValueError("occurred_at must lie between 1970 and tomorrow")
+        return value
 
     @field_validator("event_id", "ticket_id", "actor_id", "department", "text")
     @classmethod

@@ -143,9 +143,12 @@ def recompute_department(session: Session, department: str | None, *, schedules:
     if department is not None:
         query = query.where(TicketTiming.department == department)
     keys = [(source, ticket_id) for source, ticket_id in session.exec(query).all()]
-    with write_lock(session):
-        count = recompute_timings(session, keys, schedules=schedules)
-        session.commit()
+    count = 0
+    # A transaction per chunk: webhooks keep flowing meanwhile, and PostgreSQL's lock table stays small.
+    for start in range(0, len(keys), CHUNK):
+        with write_lock(session):
+            count += recompute_timings(session, keys[start : start + CHUNK], schedules=schedules)
+            session.commit()
     return count
 
 

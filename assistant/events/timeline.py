@@ -91,7 +91,8 @@ def timeline_facts(
             solved = True
             first_solved_at = first_solved_at or event.occurred_at
             last_solved_at = event.occurred_at
-            solver = event.actor_id or solver
+            if event.actor_type == ActorType.agent.value:  # a customer closing their ticket is no agent
+                solver = event.actor_id or solver
         elif kind == EventKind.reopened.value and solved:
             solved = False
             reopens += 1

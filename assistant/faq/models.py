@@ -56,6 +56,11 @@ class FaqFields(SQLModel):
 class FaqCreate(FaqFields):
     external_id: str | None = Field(default=None, min_length=1, max_length=128)
 
+    @field_validator("external_id", "language")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        return reject_nul(value)
+
 
 class FaqUpdate(SQLModel):
     """A partial update: fields left out keep their value."""
@@ -80,6 +85,11 @@ class FaqUpdate(SQLModel):
     @classmethod
     def _tags(cls, value: list[str] | None) -> list[str] | None:
         return None if value is None else _clean_tags(value)
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str | None) -> str | None:
+        return reject_nul(value)
 
 
 def _clean_tags(tags: list[str]) -> list[str]:

@@ -75,7 +75,7 @@ def create_faq(
     indexes: NamedDependency[KnowledgeIndexes],
 ) -> FaqRead:
     entry = service.create_faq(session, data, encoder=text_encoder, language_of=routing.language.detect)
-    indexes.sync()
+    indexes.sync_after_write()
     return entry
 
 
@@ -95,7 +95,7 @@ def update_faq(
     indexes: NamedDependency[KnowledgeIndexes],
 ) -> FaqRead:
     entry = service.update_faq(session, faq_id, data, encoder=text_encoder, language_of=routing.language.detect)
-    indexes.sync()
+    indexes.sync_after_write()
     return entry
 
 
@@ -108,4 +108,4 @@ def update_faq(
 )
 def delete_faq(faq_id: FaqId, session: NamedDependency[Session], indexes: NamedDependency[KnowledgeIndexes]) -> None:
     service.delete_faq(session, faq_id)
-    indexes.sync()
+    indexes.sync_after_write()

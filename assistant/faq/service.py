@@ -11,10 +11,11 @@ from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from assistant.db import utcnow, write_lock
-from assistant.errors import InvalidInput, NotFound, validation_details
+from assistant.errors import Conflict, InvalidInput, NotFound, validation_details
 from assistant.faq.models import FaqCreate, FaqEntry, FaqHit, FaqImportReport, FaqRead, FaqUpdate
 from assistant.indexing.models import ChangeOp, Collection
 from assistant.indexing.service import CollectionSource, EmbedFn, TextEncoder, record_change, vector_bytes
@@ -112,6 +113,8 @@ def _get(session: Session, faq_id: int) -> FaqEntry:
 def list_faq(
     session: Session, *, offset: int = 0, limit: int = 50, published: bool | None = None, text: str | None = None
 ) -> tuple[list[FaqRead], int]:
+    if text is not None and "\x00" in text:
+        raise InvalidInput("text may not contain NUL characters.", code="validation_error")
     query = select(FaqEntry)
     if published is not None:
         query = query.where(FaqEntry.published == published)
@@ -125,7 +128,7 @@ def list_faq(
 
 def create_faq(session: Session, data: FaqCreate, *, encoder: TextEncoder, language_of: LanguageOf) -> FaqRead:
     if data.external_id is not None and _by_external_id(session, data.external_id) is not None:
-        raise InvalidInput(
+        raise Conflict(
             f"An FAQ entry with external_id {data.external_id!r} exists; update it instead.", code="faq_exists"
         )
     vector = entry_vectors([(data.question, data.answer)], encoder.encode)[0]
@@ -139,12 +142,18 @@ def create_faq(session: Session, data: FaqCreate, *, encoder: TextEncoder, langu
         created_at=now,
         updated_at=now,
     )
-    with write_lock(session):
-        session.add(row)
-        session.flush()
-        assert row.id is not None
-        record_change(session, Collection.faq.value, [row.id], ChangeOp.upsert)
-        session.commit()
+    try:
+        with write_lock(session):
+            session.add(row)
+            session.flush()
+            assert row.id is not None
+            record_change(session, Collection.faq.value, [row.id], ChangeOp.upsert)
+            session.commit()
+    except IntegrityError:
+        session.rollback()  # the same external_id, created by a concurrent request
+        raise Conflict(
+            f"An FAQ entry with external_id {data.external_id!r} exists; update it instead.", code="faq_exists"
+        ) from None
     return read(row)
 
 

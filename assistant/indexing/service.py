@@ -130,7 +130,7 @@ class KnowledgeIndexes:
             if not (self._dirty or force):
                 return
             for name, collection in self._collections.items():
-                collection.index.revision = self._revision
+                collection.index.revision = self.safe_revision
                 collection.index.save(self.directory / name)
             self._dirty = False
 
@@ -158,27 +158,46 @@ class KnowledgeIndexes:
 
     # -- following the change log ----------------------------------------------------------------
 
+    def sync_after_write(self) -> None:
+        """After a request committed a change: apply it now if possible. The write is already durable, so
+        a failure here must not fail the request; the follower thread applies it within a second."""
+        try:
+            self.sync()
+        except Exception:
+            log.exception("could not apply a change to the indexes at once; the follower will")
+
     def sync(self) -> int:
         """Apply every committed change after our revision; returns how many were applied."""
         with self._lock:
             applied = 0
+            if self._gaps:
+                # Ids handed out before ours that were not committed yet when we passed them.
+                with session_scope(self.engine) as session:
+                    late = session.exec(select(IndexChange).where(col(IndexChange.id).in_(list(self._gaps)))).all()
+                if late:
+                    self._apply(late)
+                    applied += len(late)
+                    for change in late:
+                        self._gaps.pop(change.id or 0, None)
             while True:
-                floor = min(self._gaps, default=self._revision + 1) - 1
-                floor = min(floor, self._revision)
                 with session_scope(self.engine) as session:
                     changes = session.exec(
                         select(IndexChange)
-                        .where(col(IndexChange.id) > floor)
+                        .where(col(IndexChange.id) > self._revision)
                         .order_by(col(IndexChange.id))
                         .limit(SYNC_BATCH)
                     ).all()
-                fresh = [c for c in changes if c.id is not None and (c.id > self._revision or c.id in self._gaps)]
-                if fresh:
-                    self._apply(fresh)
-                    applied += len(fresh)
+                if changes:
+                    self._apply(changes)
+                    applied += len(changes)
                 self._advance([c.id for c in changes if c.id is not None])
                 if len(changes) < SYNC_BATCH:
                     return applied
+
+    @property
+    def safe_revision(self) -> int:
+        """Every change up to here is applied: what a saved index may claim, gaps still open included."""
+        return min(self._gaps, default=self._revision + 1) - 1
 
     def _advance(self, seen: list[int]) -> None:
         now = time.monotonic()

@@ -22,13 +22,21 @@ LEAD_ROLES = [Role.admin, Role.agent]
 Department = Annotated[str, Parameter(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.*\-]+$")]
 
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
 def _period(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
-    end = end or datetime.now(UTC)
-    start = start or end - timedelta(days=30)
     for name, moment in (("from", start), ("to", end)):
+        if moment is None:
+            continue
         if moment.tzinfo is None:
             raise InvalidInput(f"'{name}' needs a time zone, e.g. 2026-11-01T00:00:00Z.", code="invalid_period")
-    return start.astimezone(UTC), end.astimezone(UTC)
+        if not EARLIEST <= moment <= LATEST:
+            raise InvalidInput(f"'{name}' must lie between 1970 and 2200.", code="invalid_period")
+    end = (end or datetime.now(UTC)).astimezone(UTC)
+    start = (start or end - timedelta(days=30)).astimezone(UTC)
+    return start, end
 
 
 @get(

@@ -126,11 +126,12 @@ def compute_kpis(session: Session, *, start: datetime, end: datetime, group_by: 
     created_group, solved_group = _group(group_by, "created"), _group(group_by, "solved")
     created_where, solved_where = _created_in(start, end), _solved_in(start, end)
     as_of = min(end, utcnow())
+    # Waiting at the end of the period (or now): not yet answered then, and not solved by then either.
     awaiting = (
-        col(TicketTiming.first_reply_at).is_(None)
-        & col(TicketTiming.reply_due_from).is_not(None)
-        & ~col(TicketTiming.solved)
+        col(TicketTiming.reply_due_from).is_not(None)
         & (col(TicketTiming.reply_due_from) < as_of)
+        & (col(TicketTiming.first_reply_at).is_(None) | (col(TicketTiming.first_reply_at) >= as_of))
+        & (col(TicketTiming.first_solved_at).is_(None) | (col(TicketTiming.first_solved_at) >= as_of))
     )
     width = len(group_by)
     created_counts = session.execute(
