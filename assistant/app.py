@@ -15,6 +15,7 @@ from litestar.concurrency import get_asyncio_executor, set_asyncio_executor
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
 
 from assistant import __version__
@@ -33,7 +34,7 @@ from assistant.dependencies import (
     provide_settings,
     provide_text_encoder,
 )
-from assistant.errors import EXCEPTION_HANDLERS
+from assistant.errors import EXCEPTION_HANDLERS, ApiOperation
 from assistant.events import routes as event_routes
 from assistant.faq import routes as faq_routes
 from assistant.kpis import routes as kpi_routes
@@ -96,7 +97,7 @@ def create_app(settings: Settings | None = None, *, embedder: Any = None) -> Lit
             callback_routes.retry,
         ],
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[system_routes.health, system_routes.ready, api, _swagger_assets()],
         lifespan=[lifespan],
         dependencies={
@@ -121,6 +122,13 @@ def create_app(settings: Settings | None = None, *, embedder: Any = None) -> Lit
         state=None,
         debug=False,
     )
+    # Every route's 400 in the schema is the {"error": ...} body the exception handlers answer with.
+    for route in app.routes:
+        if isinstance(route, HTTPRoute):
+            for handler in route.route_handlers:
+                if not issubclass(handler.operation_class, ApiOperation):
+                    handler.operation_class = ApiOperation
+    return app
 
 
 class PiiMaskingFilter(logging.Filter):

@@ -17,6 +17,9 @@ from sqlmodel import Session, create_engine
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Held while migrating so that several processes starting on one PostgreSQL database migrate once.
 _MIGRATION_LOCK_ID = 0x5A551570
+# Row ids are INTEGER columns: 32-bit on PostgreSQL. A larger id in a request is refused (400) before it reaches
+# the database, which would fail the query ("integer out of range").
+MAX_ROW_ID = 2**31 - 1
 
 
 def utcnow() -> datetime:

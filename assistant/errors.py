@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 log = logging.getLogger("assistant")
@@ -144,3 +146,33 @@ def validation_details(exc: Any) -> list[dict[str, Any]]:
         {"field": ".".join(str(part) for part in error.get("loc", ())) or None, "message": error.get("msg")}
         for error in exc.errors()
     ]
+
+
+ERROR_SCHEMA = Schema(
+    type=OpenAPIType.OBJECT,
+    required=["error"],
+    properties={
+        "error": Schema(
+            type=OpenAPIType.OBJECT,
+            required=["code", "message"],
+            properties={
+                "code": Schema(type=OpenAPIType.STRING),
+                "message": Schema(type=OpenAPIType.STRING),
+                "details": Schema(),
+            },
+        )
+    },
+    description='Every error: {"error": {code, message, details}}',
+)
+
+
+@dataclass
+class ApiOperation(Operation):
+    """Documents a 400 as this service's error body rather than Litestar's ``{status_code, detail, extra}``."""
+
+    def __post_init__(self) -> None:
+        if self.responses and "400" in self.responses:
+            self.responses["400"] = OpenAPIResponse(
+                description="The request is not valid.",
+                content={MediaType.JSON: OpenAPIMediaType(schema=ERROR_SCHEMA)},
+            )

@@ -9,7 +9,7 @@ from pydantic import model_validator
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
-from assistant.db import UTCDateTime, utcnow
+from assistant.db import MAX_ROW_ID, UTCDateTime, utcnow
 
 
 class SuggestionKind(StrEnum):
@@ -41,7 +41,7 @@ class SuggestionFeedback(SQLModel, table=True):
 class SuggestionRequest(SQLModel):
     """Suggestions for a stored ticket, or for a free text (a call's transcript so far)."""
 
-    ticket_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    ticket_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)
     text: str | None = Field(default=None, max_length=20_000)
     cases: int = Field(default=5, ge=0, le=20)
     faq: int = Field(default=3, ge=0, le=20)
@@ -62,7 +62,7 @@ class FeedbackCreate(SQLModel):
     target: str = Field(min_length=1, max_length=128)
     verdict: Verdict
     intent: str | None = Field(default=None, max_length=128)
-    ticket_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    ticket_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)
     agent_id: str | None = Field(default=None, max_length=128)
 
     @model_validator(mode="after")

@@ -12,9 +12,10 @@ from sqlmodel import Session
 from assistant.auth.models import Role
 from assistant.callbacks import service
 from assistant.callbacks.models import DeliveryRead, DeliveryStatus, SubscriptionCreate, SubscriptionRead
+from assistant.db import MAX_ROW_ID
 
 CALLBACK_ROLES = [Role.admin, Role.integration]
-ItemId = Annotated[int, Parameter(ge=1, le=2**63 - 1)]
+ItemId = Annotated[int, Parameter(ge=1, le=MAX_ROW_ID)]
 
 
 @post(

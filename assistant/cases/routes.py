@@ -12,10 +12,11 @@ from sqlmodel import Session
 from assistant.auth.models import Role
 from assistant.cases import service
 from assistant.cases.models import CaseRead, SolveRequest
+from assistant.db import MAX_ROW_ID
 from assistant.indexing.service import KnowledgeIndexes, TextEncoder
 from assistant.routing.engine import RoutingEngine
 
-ItemId = Annotated[int, Parameter(ge=1, le=2**63 - 1)]
+ItemId = Annotated[int, Parameter(ge=1, le=MAX_ROW_ID)]
 
 
 @post(

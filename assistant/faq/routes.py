@@ -10,13 +10,14 @@ from litestar.params import JSONBody, Parameter, QueryParameter
 from sqlmodel import Session
 
 from assistant.auth.models import Role
+from assistant.db import MAX_ROW_ID
 from assistant.faq import service
 from assistant.faq.models import FaqCreate, FaqRead, FaqSearchResult, FaqUpdate
 from assistant.faq.search import PortalSearch
 from assistant.indexing.service import KnowledgeIndexes, TextEncoder
 from assistant.routing.engine import RoutingEngine
 
-FaqId = Annotated[int, Parameter(ge=1, le=2**63 - 1)]
+FaqId = Annotated[int, Parameter(ge=1, le=MAX_ROW_ID)]
 # Everyone who may read the FAQ; the portal's key reaches this search and nothing else.
 SEARCH_ROLES = [Role.portal, Role.agent, Role.admin]
 MAX_QUERY_CHARS = 1_000

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from litestar import Response, delete, get, put
 from litestar.di import NamedDependency
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Reference, Schema
 from litestar.params import Body, Parameter, QueryParameter
 from sqlmodel import Session
 
 from assistant.auth.models import Role
-from assistant.errors import InvalidInput
+from assistant.errors import ApiOperation, InvalidInput
 from assistant.events.service import recompute_department
 from assistant.kpis import service
 from assistant.schedules import service as schedules
@@ -39,6 +41,17 @@ def _period(start: datetime | None, end: datetime | None) -> tuple[datetime, dat
     return start, end
 
 
+@dataclass
+class KpisOperation(ApiOperation):
+    """``format=csv`` answers the same table as text/csv."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        ok = self.responses["200"] if self.responses else None
+        if ok is not None and not isinstance(ok, Reference):
+            ok.content = {**(ok.content or {}), "text/csv": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))}
+
+
 @get(
     "/v1/kpis",
     tags=["kpis"],
@@ -49,6 +62,7 @@ def _period(start: datetime | None, end: datetime | None) -> tuple[datetime, dat
     ),
     opt={"roles": LEAD_ROLES},
     sync_to_thread=True,
+    operation_class=KpisOperation,
 )
 def kpis(
     session: NamedDependency[Session],

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from assistant.auth.models import Role
+from assistant.db import MAX_ROW_ID
 from assistant.errors import InvalidInput, validation_details
 from assistant.routing.engine import RoutingEngine
 from assistant.routing.service import check_text_length
@@ -22,7 +23,7 @@ from assistant.tickets import service
 from assistant.tickets.models import DecisionRead, RerouteCreate, TicketCreate, TicketRead
 
 # Beyond a 64-bit key no ticket can exist; SQLite would refuse the number outright.
-TicketId = Annotated[int, Parameter(ge=1, le=2**63 - 1)]
+TicketId = Annotated[int, Parameter(ge=1, le=MAX_ROW_ID)]
 
 
 @post(
