@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -295,42 +296,56 @@ def generate(tickets: int = 100_000, *, seed: int = 7) -> History:
     )
 
 
-def write_jsonl(history: History, path: Path) -> None:
-    """One event per line in the format ``assistant import-events`` reads, in time order."""
+def event_fields(history: History) -> Iterator[tuple[str, str, str, str, str, str | None, str, str | None]]:
+    """Per event, in time order: event id, ticket id, kind, ISO time, actor type, actor id, channel, department."""
     stamps = np.datetime_as_string(
         np.datetime64(PERIOD_START.replace(tzinfo=None), "s") + history.seconds.astype("timedelta64[s]"), unit="s"
     )
     kinds = [kind.value for kind in KIND_CODES]
     actor_types = [actor.value for actor in ACTOR_CODES]
-    departments = history.departments
-    channels = history.channels
-    agent_type = ACTOR_CODES.index(ActorType.agent)
-    customer_type = ACTOR_CODES.index(ActorType.customer)
+    departments, channels = history.departments, history.channels
+    agent_type, customer_type = ACTOR_CODES.index(ActorType.agent), ACTOR_CODES.index(ActorType.customer)
+    for number, (ticket, stamp, kind, actor_type, actor, department, channel) in enumerate(
+        zip(
+            history.ticket.tolist(),
+            stamps.tolist(),
+            history.kind.tolist(),
+            history.actor_type.tolist(),
+            history.actor.tolist(),
+            history.department.tolist(),
+            history.channel.tolist(),
+            strict=True,
+        )
+    ):
+        if actor_type == agent_type:
+            actor_id: str | None = f"agent-{actor:02d}"
+        elif actor_type == customer_type:
+            actor_id = f"cust-{actor:05d}"
+        else:
+            actor_id = None
+        yield (
+            f"ev-{number:08d}",
+            f"T{ticket:07d}",
+            kinds[kind],
+            f"{stamp}+00:00",
+            actor_types[actor_type],
+            actor_id,
+            channels[channel],
+            departments[department] if department >= 0 else None,
+        )
+
+
+def write_jsonl(history: History, path: Path) -> None:
+    """One event per line in the format ``assistant import-events`` reads, in time order."""
     with path.open("w", encoding="utf-8") as handle:
         lines = []
-        for number, (ticket, stamp, kind, actor_type, actor, department, channel) in enumerate(
-            zip(
-                history.ticket.tolist(),
-                stamps.tolist(),
-                history.kind.tolist(),
-                history.actor_type.tolist(),
-                history.actor.tolist(),
-                history.department.tolist(),
-                history.channel.tolist(),
-                strict=True,
-            )
-        ):
-            if actor_type == agent_type:
-                actor_id = f',"actor_id":"agent-{actor:02d}"'
-            elif actor_type == customer_type:
-                actor_id = f',"actor_id":"cust-{actor:05d}"'
-            else:
-                actor_id = ""
-            named = f',"department":"{departments[department]}"' if department >= 0 else ""
+        # Every value is a plain identifier, so formatting the JSON directly is exact and several times faster.
+        for event_id, ticket_id, kind, stamp, actor_type, actor_id, channel, department in event_fields(history):
+            actor = f',"actor_id":"{actor_id}"' if actor_id else ""
+            named = f',"department":"{department}"' if department else ""
             lines.append(
-                f'{{"source":"{SOURCE}","event_id":"ev-{number:08d}","ticket_id":"T{ticket:07d}",'
-                f'"kind":"{kinds[kind]}","occurred_at":"{stamp}+00:00","actor_type":"{actor_types[actor_type]}"'
-                f'{actor_id},"channel":"{channels[channel]}"{named}}}\n'
+                f'{{"source":"{SOURCE}","event_id":"{event_id}","ticket_id":"{ticket_id}","kind":"{kind}",'
+                f'"occurred_at":"{stamp}","actor_type":"{actor_type}"{actor},"channel":"{channel}"{named}}}\n'
             )
             if len(lines) == 50_000:
                 handle.writelines(lines)
@@ -342,7 +357,7 @@ def describe(history: History) -> dict[str, object]:
     counts = np.bincount(history.kind, minlength=len(KIND_CODES))
     agents = np.unique(history.actor[history.actor_type == ACTOR_CODES.index(ActorType.agent)])
     return {
-        "tickets": int(len(np.unique(history.ticket))),
+        "tickets": len(np.unique(history.ticket)),
         "events": len(history),
         "per_kind": {kind.value: int(counts[i]) for i, kind in enumerate(KIND_CODES)},
         "agents": len(agents),
