@@ -144,11 +144,9 @@ def main() -> None:
         server = start_server(data_dir, port)
         try:
             credentials = json.loads((data_dir / "demo-credentials.json").read_text())
-            plan = streams(credentials["webhook_secret"], credentials["api_key"], texts)
-            warm = time.monotonic() + 10
-            asyncio.run(
-                _run_all(port, streams(credentials["webhook_secret"], credentials["api_key"], texts[::-1]), warm)
-            )
+            plan = streams(credentials["webhook_secret"], credentials["api_key"], texts, "run")
+            warm_up = streams(credentials["webhook_secret"], credentials["api_key"], texts, "warm")
+            asyncio.run(_run_all(port, warm_up, time.monotonic() + 10))
             rss_start = rss_mib(server.pid)
             began = time.monotonic()
             asyncio.run(_run_all(port, plan, began + args.minutes * 60))
