@@ -59,10 +59,13 @@ def rss_mib(pid: int) -> float:
 
 
 def _children(pid: int) -> list[int]:
-    try:
-        direct = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
+    # Children are listed per thread: the model process is started from a lifespan worker thread.
+    direct: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            direct += [int(p) for p in (task / "children").read_text().split()]
+        except OSError:
+            continue
     return direct + [grand for child in direct for grand in _children(child)]
 
 
