@@ -15,7 +15,6 @@ import asyncio
 import csv
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,7 @@ import httpx
 
 from bench.loadgen import LoadResult, RequestFactory, run_load
 from bench.report import SHARED_DATA, table, write_section
-from bench.routing_speed import bare_model, free_port, start_server, ticket_texts
+from bench.routing_speed import bare_model, free_port, start_server, stop_server, ticket_texts
 
 COMMAND = ".venv/bin/python -m bench.knowledge_speed"
 FAQ_ENTRIES = 1_000
@@ -127,11 +126,7 @@ def main() -> None:
                     f"p95 {r.percentile(95):.1f} ms  p99 {r.percentile(99):.1f} ms  errors {r.errors({200})}"
                 )
         finally:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop_server(server)
 
     rows = [
         [

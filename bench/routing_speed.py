@@ -83,6 +83,15 @@ def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     raise SystemExit("server not ready within 180 s")
 
 
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if the server has not shut down within 20 s."""
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
 def signed_tickets(secret: str, texts: list[str], label: str) -> RequestFactory:
     def make(n: int) -> tuple[str, str, dict[str, str], bytes]:
         body = json.dumps(
@@ -133,11 +142,7 @@ def main() -> None:
                     f"errors {r.errors({201})}/{r.requests}"
                 )
         finally:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop_server(server)
 
     rows = [
         [

@@ -15,8 +15,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -29,7 +27,7 @@ import numpy as np
 from assistant.security import signed_headers
 from bench.loadgen import encode_request, read_response
 from bench.report import table, write_section
-from bench.routing_speed import free_port, start_server, ticket_texts
+from bench.routing_speed import free_port, start_server, stop_server, ticket_texts
 
 COMMAND = ".venv/bin/python -m bench.soak"
 Request = tuple[str, str, dict[str, str], bytes]
@@ -156,11 +154,7 @@ def main() -> None:
             elapsed = time.monotonic() - began
             rss_end = rss_mib(server.pid)
         finally:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop_server(server)
 
     rows = [
         [
