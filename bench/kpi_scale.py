@@ -1,6 +1,6 @@
 """Interaction KPIs at scale: bulk import of a half-year history and the KPI queries over it.
 
-Draws a seeded support history (bench.history: ≥ 100,000 tickets, ≥ 1,000,000 events, seven departments,
+Draws a seeded support history (assistant/demo/history.py: ≥ 100,000 tickets, ≥ 1,000,000 events, seven departments,
 40 agents, 26 weeks), writes it as the JSON lines a ticketing system exports, imports it with the real CLI
 (``assistant import-events``, a subprocess, timed from start to exit: events stored and every ticket's timings
 recomputed, with business hours set for the default and one department) into PostgreSQL and SQLite, then
@@ -32,7 +32,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from bench.history import SOURCE, History, describe, event_fields, generate, write_jsonl
+from assistant.demo.history import SOURCE, History, describe, event_fields, generate, write_jsonl
 from bench.report import table, write_section
 
 COMMAND = ".venv/bin/python -m bench.kpi_scale"
@@ -325,7 +325,7 @@ def report(
     events = len(history)
     per_kind = ", ".join(f"{kind} {count:,}" for kind, count in shape["per_kind"].items())
     lines = [
-        f"Data (seeded, `bench/history.py`): {shape['tickets']:,} tickets, {shape['events']:,} events "
+        f"Data (seeded, `assistant/demo/history.py`): {shape['tickets']:,} tickets, {shape['events']:,} events "
         f"({shape['events'] / shape['tickets']:.1f} per ticket), {shape['departments']} departments, "
         f"{shape['agents']} agents, 4 channels (email 42 %, chat 28 %, phone 15 %, web 15 %), "
         f"{shape['period']} (26 weeks, Monday and business-hour peaks). Events: {per_kind}. "

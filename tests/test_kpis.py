@@ -232,6 +232,31 @@ def test_grouping_aggregates_in_the_database(loaded: TestClient[Any], lead: Head
     assert rows[0]["frt_business_hours_p90"] == "2.0"
 
 
+def test_duration_distribution_counts_tickets_per_bucket(loaded: TestClient[Any], lead: Headers) -> None:
+    period = {"from": "2026-11-16T00:00:00Z", "to": "2026-11-17T00:00:00Z"}
+    response = loaded.get(
+        "/v1/kpis/distribution", params={"group_by": "all", "hours": "calendar", **period}, headers=lead
+    )
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["buckets"] == ["0 h–1 h", "1 h–4 h", "4 h–8 h", "8 h–1 d", "1 d–3 d", "> 3 d"]
+    # FRT (h) of the 7 answered tickets created that day: 1/3, .5, .5, .75 under 1 h; 1, 1, 2 in 1–4 h.
+    assert report["groups"] == [{"group": "all", "keys": {"all": "all"}, "counts": [4, 3, 0, 0, 0, 0], "total": 7}]
+    wide = {"from": "2026-10-01T00:00:00Z", "to": "2026-11-20T00:00:00Z", "group_by": "department"}
+    frt = {
+        g["group"]: g["counts"] for g in loaded.get("/v1/kpis/distribution", params=wide, headers=lead).json()["groups"]
+    }
+    # Business hours by default: t6 waited 90 calendar hours but 2 business hours; t7's 25 h day was all open.
+    assert frt["t6"] == [0, 1, 0, 0, 0, 0] and frt["t7"] == [0, 0, 0, 0, 1, 0]
+    full = loaded.get(
+        "/v1/kpis/distribution", params={**wide, "metric": "full_resolution", "hours": "calendar"}, headers=lead
+    ).json()
+    by_group = {g["group"]: g["counts"] for g in full["groups"]}
+    assert by_group["t4"] == [0, 0, 1, 0, 0, 0] and "t10" not in by_group  # 5 h; t10 is not solved
+    bad = loaded.get("/v1/kpis/distribution", params={"metric": "speed"}, headers=lead)
+    assert bad.status_code == 400 and bad.json()["error"]["code"]
+
+
 def test_a_schedule_change_recomputes_business_hours(loaded: TestClient[Any], lead: Headers) -> None:
     period = {"from": "2026-11-01T00:00:00Z", "to": "2026-11-20T00:00:00Z"}
     before = kpis(loaded, lead, **period)["t6"]

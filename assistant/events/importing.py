@@ -1,4 +1,4 @@
-"""Reading interaction events from files for the bulk import, a batch at a time."""
+"""Reading records (interaction events, survey responses) from files for bulk imports, a batch at a time."""
 
 from __future__ import annotations
 
@@ -6,27 +6,34 @@ import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from assistant.errors import InvalidInput, validation_details
 from assistant.events.models import EventCreate
 
+Record = TypeVar("Record", bound=BaseModel)
+
 
 def read_events(path: Path, *, batch: int = 5_000) -> Iterator[list[EventCreate]]:
     """Events from JSON lines (``.jsonl``) or CSV, validated, in batches; a bad line stops with its number."""
+    return read_records(path, EventCreate, noun="event", batch=batch)
+
+
+def read_records(path: Path, model: type[Record], *, noun: str, batch: int = 5_000) -> Iterator[list[Record]]:
+    """Records from JSON lines (``.jsonl``) or CSV, validated by ``model``, in batches."""
     if not path.is_file():
         raise InvalidInput(f"No file at {path}.", code="file_not_found")
     suffix = path.suffix.lower()
     if suffix not in {".jsonl", ".csv"}:
         raise InvalidInput(f"{path.name}: use a .jsonl or .csv file.", code="unsupported_format")
-    chunk: list[EventCreate] = []
+    chunk: list[Record] = []
     for number, record in enumerate(_records(path, suffix), start=1):
         try:
-            chunk.append(EventCreate.model_validate(record))
+            chunk.append(model.model_validate(record))
         except ValidationError as exc:
-            raise InvalidInput(f"{path.name}, event {number} is not valid.", details=validation_details(exc)) from None
+            raise InvalidInput(f"{path.name}, {noun} {number} is not valid.", details=validation_details(exc)) from None
         if len(chunk) == batch:
             yield chunk
             chunk = []

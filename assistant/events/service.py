@@ -3,23 +3,35 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import delete, insert, text, tuple_
+from sqlalchemy import Table, delete, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from assistant.db import utcnow, write_lock
-from assistant.events.models import EventCreate, EventsAccepted, InteractionEvent, TicketTiming
+from assistant.events.models import (
+    ActorType,
+    EventCreate,
+    EventKind,
+    EventsAccepted,
+    InteractionEvent,
+    TicketTiming,
+)
 from assistant.events.timeline import TimelineEvent, timeline_facts
 from assistant.schedules.service import ScheduleBook
-from assistant.tickets.models import Ticket
+from assistant.tickets.models import CONSOLE_SOURCE, Channel, Ticket
+from knowledge.pii import mask_pii
 
 TicketKey = tuple[str, str]  # (source, the ticketing system's ticket id)
 # Parameters per IN (...) list: far below every supported database's limit.
 CHUNK = 500
+EVENTS: Table = InteractionEvent.__table__  # type: ignore[attr-defined]
+TIMINGS: Table = TicketTiming.__table__  # type: ignore[attr-defined]
 
 
 def event_rows(events: Sequence[EventCreate], mask: Callable[[str], str]) -> list[dict[str, Any]]:
@@ -50,22 +62,19 @@ def store_events(
     for event in events:
         unique.setdefault((event.source, event.event_id), event)
     known: set[tuple[str, str]] = set()
-    keys = list(unique)
-    for start in range(0, len(keys), CHUNK):
-        chunk = keys[start : start + CHUNK]
+    for source, event_ids in by_source(unique):
         known.update(
-            session.exec(
-                select(InteractionEvent.source, InteractionEvent.event_id).where(
-                    tuple_(col(InteractionEvent.source), col(InteractionEvent.event_id)).in_(chunk)
+            (source, event_id)
+            for event_id in session.execute(
+                select(InteractionEvent.event_id).where(
+                    InteractionEvent.source == source, col(InteractionEvent.event_id).in_(event_ids)
                 )
-            ).all()
+            ).scalars()
         )
     fresh = [event for key, event in unique.items() if key not in known]
     if fresh:
-        dialect = session.get_bind().dialect.name
-        statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(InteractionEvent)
         # A concurrent delivery of the same event may have landed since the check: it wins, quietly.
-        statement = statement.on_conflict_do_nothing(index_elements=["source", "event_id"])
+        statement = upsert_insert(session, EVENTS).on_conflict_do_nothing(index_elements=["source", "event_id"])
         session.execute(statement, event_rows(fresh, mask))
     return len(fresh), {(event.source, event.ticket_id) for event in fresh}
 
@@ -87,37 +96,31 @@ def recompute_timings(session: Session, tickets: Iterable[TicketKey], *, schedul
     if not keys:
         return 0
     if session.get_bind().dialect.name == "postgresql":
-        # Serialise recomputations of one ticket across processes; sorted keys cannot deadlock.
-        for key in keys:
-            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(key)})
+        # Serialise recomputations of one ticket across processes; locks taken in ascending order cannot deadlock.
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS t(k)"),
+            {"keys": sorted({_lock_key(key) for key in keys})},
+        )
     done = 0
     for start in range(0, len(keys), CHUNK):
         chunk = keys[start : start + CHUNK]
         events: dict[TicketKey, list[TimelineEvent]] = {key: [] for key in chunk}
         # Plain rows, not ORM objects: a bulk import recomputes hundreds of thousands of tickets.
-        columns = (
-            InteractionEvent.source,
-            InteractionEvent.ticket_id,
-            InteractionEvent.event_id,
-            InteractionEvent.kind,
-            InteractionEvent.occurred_at,
-            InteractionEvent.actor_type,
-            InteractionEvent.actor_id,
-            InteractionEvent.channel,
-            InteractionEvent.department,
-        )
-        for source, ticket_id, *fields in session.execute(
-            select(*columns).where(tuple_(col(InteractionEvent.source), col(InteractionEvent.ticket_id)).in_(chunk))
-        ).all():
-            events[(source, ticket_id)].append(TimelineEvent(*fields))
-        routed = {
-            (source, external_id): (department, channel, language)
-            for source, external_id, department, channel, language in session.exec(
-                select(Ticket.source, Ticket.external_id, Ticket.department, Ticket.channel, Ticket.language).where(
-                    tuple_(col(Ticket.source), col(Ticket.external_id)).in_(chunk)
-                )
-            ).all()
-        }
+        for source, ticket_ids in by_source(chunk):
+            for ticket_id, *fields in session.execute(
+                select(
+                    InteractionEvent.ticket_id,
+                    InteractionEvent.event_id,
+                    InteractionEvent.kind,
+                    InteractionEvent.occurred_at,
+                    InteractionEvent.actor_type,
+                    InteractionEvent.actor_id,
+                    InteractionEvent.channel,
+                    InteractionEvent.department,
+                ).where(InteractionEvent.source == source, col(InteractionEvent.ticket_id).in_(ticket_ids))
+            ).all():
+                events[(source, ticket_id)].append(TimelineEvent(*fields))
+        routed = _routing(session, chunk)
         now = utcnow()
         rows = []
         for key, timeline in events.items():
@@ -128,13 +131,80 @@ def recompute_timings(session: Session, tickets: Iterable[TicketKey], *, schedul
                 timeline, schedule_for=schedules.get, fallback_department=department, fallback_channel=channel
             )
             rows.append({"source": key[0], "ticket_id": key[1], "language": language, "updated_at": now, **facts})
-        session.execute(
-            delete(TicketTiming).where(tuple_(col(TicketTiming.source), col(TicketTiming.ticket_id)).in_(chunk))
-        )
+        # Upsert rather than delete and insert: most tickets already have a row, and their ids stay put.
         if rows:
-            session.execute(insert(TicketTiming), rows)
+            statement = upsert_insert(session, TIMINGS)
+            updated = {name: statement.excluded[name] for name in rows[0] if name not in ("source", "ticket_id")}
+            session.execute(statement.on_conflict_do_update(index_elements=["source", "ticket_id"], set_=updated), rows)
+        for source, ticket_ids in by_source([key for key, timeline in events.items() if not timeline]):
+            session.execute(delete(TIMINGS).where(TIMINGS.c.source == source, TIMINGS.c.ticket_id.in_(ticket_ids)))
         done += len(rows)
     return done
+
+
+def _routing(session: Session, keys: Sequence[TicketKey]) -> dict[TicketKey, tuple[str | None, ...]]:
+    """Department, channel and language of the tickets the service itself routed, as fallbacks."""
+    routed: dict[TicketKey, tuple[str | None, ...]] = {}
+    for source, external_ids in by_source(keys):
+        for external_id, department, channel, language in session.execute(
+            select(Ticket.external_id, Ticket.department, Ticket.channel, Ticket.language).where(
+                Ticket.source == source, col(Ticket.external_id).in_(external_ids)
+            )
+        ).all():
+            routed[(source, external_id)] = (department, channel, language)
+    return routed
+
+
+def by_source(keys: Iterable[tuple[str, str]]) -> Iterator[tuple[str, list[str]]]:
+    """(source, ids) groups of at most CHUNK ids: ``source = … AND id IN (…)`` uses the unique index on
+    PostgreSQL, where a row-value ``IN`` over (source, id) pairs was seen to scan the table."""
+    grouped: dict[str, list[str]] = defaultdict(list)
+    for source, identifier in keys:
+        grouped[source].append(identifier)
+    for source, identifiers in grouped.items():
+        for start in range(0, len(identifiers), CHUNK):
+            yield source, identifiers[start : start + CHUNK]
+
+
+def upsert_insert(session: Session, table: Table) -> Any:
+    """INSERT with ON CONFLICT, in the dialect's own construct; Core on the table: the ORM's bulk path is slower."""
+    return (pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)(table)
+
+
+def record_console_event(
+    session: Session,
+    *,
+    ticket_id: int,
+    kind: EventKind,
+    agent_id: str | None,
+    schedules: ScheduleBook,
+) -> bool:
+    """An agent's step on a ticket opened in the console: the console is that ticket's ticketing system, so its
+    events are written here and its timings count in the KPIs. Other tickets' events come from their own
+    system; nothing is done for them."""
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None or ticket.source != CONSOLE_SOURCE:
+        return False
+    event = EventCreate(
+        source=ticket.source,
+        event_id=f"{kind.value}-{uuid.uuid4().hex[:12]}",
+        ticket_id=ticket.external_id,
+        kind=kind,
+        occurred_at=utcnow(),
+        actor_type=ActorType.agent,
+        actor_id=agent_id,
+        channel=Channel(ticket.channel) if ticket.channel in Channel.__members__ else None,
+        department=ticket.department if kind in (EventKind.ticket_created, EventKind.transferred) else None,
+    )
+    ingest_events(session, [event], schedules=schedules, mask=mask_pii)
+    return True
+
+
+def refresh_statistics(session: Session) -> None:
+    """Let the planner see the events table as it is now: PostgreSQL plans an import into a table it last saw
+    empty with sequential scans, every batch slower than the one before."""
+    session.execute(text("ANALYZE interaction_events"))
+    session.commit()
 
 
 def recompute_department(session: Session, department: str | None, *, schedules: ScheduleBook) -> int:

@@ -28,7 +28,7 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
-def _period(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+def period_bounds(start: datetime | None, end: datetime | None, *, default_days: int = 30) -> tuple[datetime, datetime]:
     for name, moment in (("from", start), ("to", end)):
         if moment is None:
             continue
@@ -37,7 +37,7 @@ def _period(start: datetime | None, end: datetime | None) -> tuple[datetime, dat
         if not EARLIEST <= moment <= LATEST:
             raise InvalidInput(f"'{name}' must lie between 1970 and 2200.", code="invalid_period")
     end = (end or datetime.now(UTC)).astimezone(UTC)
-    start = (start or end - timedelta(days=30)).astimezone(UTC)
+    start = (start or end - timedelta(days=default_days)).astimezone(UTC)
     return start, end
 
 
@@ -78,7 +78,7 @@ def kpis(
     ] = "department",
     format: Annotated[str, QueryParameter(pattern="^(json|csv)$")] = "json",
 ) -> Response[Any]:
-    period_start, period_end = _period(start, end)
+    period_start, period_end = period_bounds(start, end)
     dimensions = service.parse_group_by(group_by)
     report = service.compute_kpis(session, start=period_start, end=period_end, group_by=dimensions)
     if format == "csv":
@@ -89,6 +89,36 @@ def kpis(
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
     return Response(report)
+
+
+@get(
+    "/v1/kpis/distribution",
+    tags=["kpis"],
+    summary="How many tickets fall in each duration bucket (FRT or resolution time), per group",
+    description=(
+        "Buckets: under 1 h, 1–4 h, 4–8 h, 8 h–1 d, 1–3 d, over 3 d; FRT over the tickets created in the "
+        "period, resolution times over those solved in it. Default period: the last 30 days."
+    ),
+    opt={"roles": LEAD_ROLES},
+    sync_to_thread=True,
+)
+def kpi_distribution(
+    session: NamedDependency[Session],
+    start: Annotated[datetime | None, QueryParameter(name="from", description="start, with a time zone")] = None,
+    end: Annotated[datetime | None, QueryParameter(name="to", description="end (exclusive), with a time zone")] = None,
+    metric: Annotated[str, QueryParameter(pattern="^(frt|first_resolution|full_resolution)$")] = "frt",
+    hours: Annotated[str, QueryParameter(pattern="^(business|calendar)$")] = "business",
+    group_by: Annotated[str, QueryParameter(max_length=64, description="as for /v1/kpis")] = "department",
+) -> dict[str, Any]:
+    period_start, period_end = period_bounds(start, end)
+    return service.compute_distribution(
+        session,
+        start=period_start,
+        end=period_end,
+        group_by=service.parse_group_by(group_by),
+        metric=metric,
+        business=hours == "business",
+    )
 
 
 @get("/v1/schedules", tags=["kpis"], summary="Business-hour schedules", opt={"roles": LEAD_ROLES}, sync_to_thread=True)

@@ -1,4 +1,4 @@
-"""A seeded, realistic support-desk event history for the KPI scale benchmark.
+"""A seeded, realistic support-desk event history: the demo's KPI data, and the KPI scale benchmark's.
 
 Every ticket follows the same life as in a real help desk: created (by the customer, or by an agent who logged a
 call), an auto reply on e-mail, internal notes, rounds of agent and customer replies, sometimes a transfer to
@@ -10,12 +10,13 @@ or unanswered.
 The tickets are drawn column-wise with numpy (one array per step of the life, across all tickets) and the events
 are written as JSON lines in time order across tickets, the way a ticketing system exports them.
 
-    .venv/bin/python -m bench.history out.jsonl [--tickets 100000] [--seed 7]
+    .venv/bin/python -m assistant.demo.history out.jsonl [--tickets 100000] [--seed 7]
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -84,23 +85,17 @@ class History:
     """The drawn events, one array per column, in time order; codes index the module's lists."""
 
     ticket: np.ndarray
-    seconds: np.ndarray  # since PERIOD_START
+    seconds: np.ndarray  # since ``start``
     kind: np.ndarray
     actor_type: np.ndarray
     actor: np.ndarray  # agent number, customer number, or -1 (system)
     department: np.ndarray  # department number, or -1 where the event names none
     channel: np.ndarray  # of the ticket, on every event as exports carry it
     tickets: int
+    start: datetime = PERIOD_START
+    end: datetime = PERIOD_START + timedelta(days=PERIOD_DAYS)
     departments: list[str] = field(default_factory=lambda: list(DEPARTMENTS))
     channels: list[str] = field(default_factory=lambda: list(CHANNELS))
-
-    @property
-    def start(self) -> datetime:
-        return PERIOD_START
-
-    @property
-    def end(self) -> datetime:
-        return PERIOD_START + timedelta(days=PERIOD_DAYS)
 
     def __len__(self) -> int:
         return len(self.seconds)
@@ -139,10 +134,24 @@ class _Events:
         )
 
 
-def generate(tickets: int = 100_000, *, seed: int = 7) -> History:
+def generate(
+    tickets: int = 100_000,
+    *,
+    seed: int = 7,
+    start: datetime = PERIOD_START,
+    end: datetime | None = None,
+    holidays: tuple[date, ...] = HOLIDAYS,
+    departments: dict[str, float] | None = None,
+) -> History:
+    """``start`` is a midnight (UTC); tickets are created on the whole days from it, events after ``end`` are cut off
+    (default: the end of those days). ``departments``: name → share of the tickets."""
     rng = np.random.default_rng(seed)
-    end = PERIOD_DAYS * 86_400
-    holiday_days = np.array([(day - PERIOD_START.date()).days for day in HOLIDAYS])
+    shares = departments or DEPARTMENTS
+    names = list(shares)
+    period_end = end or start + timedelta(days=PERIOD_DAYS)
+    days = max(1, math.ceil((period_end - start).total_seconds() / 86_400))
+    cut = (period_end - start).total_seconds()
+    holiday_days = np.array([(day - start.date()).days for day in holidays if 0 <= (day - start.date()).days < days])
 
     def lognormal(median_minutes: np.ndarray | float, sigma: float, n: int) -> np.ndarray:
         return np.maximum(np.asarray(median_minutes) * 60.0 * rng.lognormal(0.0, sigma, n), 5.0)
@@ -157,7 +166,7 @@ def generate(tickets: int = 100_000, *, seed: int = 7) -> History:
             index = np.flatnonzero(pending)
             day = np.floor(moments[index] / 86_400)
             in_day = moments[index] - day * 86_400
-            weekday = (day.astype(np.int64) + PERIOD_START.weekday()) % 7
+            weekday = (day.astype(np.int64) + start.weekday()) % 7
             opens, closes = STAFFED[weekday, 0], STAFFED[weekday, 1]
             closed = np.isin(day, holiday_days) | (opens == closes)
             inside = ~closed & (in_day >= opens) & (in_day < closes)
@@ -171,27 +180,29 @@ def generate(tickets: int = 100_000, *, seed: int = 7) -> History:
         return moments
 
     # Creation moments: the day by weekday weight (holidays like Sundays), the hour by the daily curve.
-    day_weight = WEEKDAY_WEIGHT[(np.arange(PERIOD_DAYS) + PERIOD_START.weekday()) % 7].copy()
-    day_weight[holiday_days] = WEEKDAY_WEIGHT[6]
-    day_weight *= np.linspace(0.9, 1.1, PERIOD_DAYS)  # a business that grows over the half-year
-    day = rng.choice(PERIOD_DAYS, tickets, p=day_weight / day_weight.sum())
+    day_weight = WEEKDAY_WEIGHT[(np.arange(days) + start.weekday()) % 7].copy()
+    if len(holiday_days):
+        day_weight[holiday_days] = WEEKDAY_WEIGHT[6]
+    day_weight *= np.linspace(0.9, 1.1, days)  # a business that grows over the half-year
+    day = rng.choice(days, tickets, p=day_weight / day_weight.sum())
     hour = rng.choice(24, tickets, p=HOUR_WEIGHT / HOUR_WEIGHT.sum())
     created = np.sort(day * 86_400.0 + hour * 3600.0 + rng.uniform(0, 3600, tickets))
     ids = np.arange(tickets)
 
-    department = rng.choice(len(DEPARTMENTS), tickets, p=np.array(list(DEPARTMENTS.values())))
+    weights = np.array(list(shares.values()), dtype=np.float64)
+    department = rng.choice(len(names), tickets, p=weights / weights.sum())
     channel = rng.choice(len(CHANNELS), tickets, p=np.array(list(CHANNELS.values())))
     channel_name = np.array(list(CHANNELS))[channel]
-    slowness = np.array(list(DEPARTMENT_SLOWNESS.values()))
+    slowness = np.array([DEPARTMENT_SLOWNESS.get(name, 1.0) for name in names])
     customer = rng.integers(0, CUSTOMERS, tickets)
     # Agents belong to one department each; a ticket is worked by one agent of its department.
-    agent_department = np.arange(AGENTS) % len(DEPARTMENTS)
-    pools = [np.flatnonzero(agent_department == d) for d in range(len(DEPARTMENTS))]
+    agent_department = np.arange(AGENTS) % len(names)
+    pools = [np.flatnonzero(agent_department == d) for d in range(len(names))]
 
     def agent_of(departments: np.ndarray) -> np.ndarray:
         sizes = np.array([len(pool) for pool in pools])[departments]
         picks = (rng.random(len(departments)) * sizes).astype(np.int64)
-        return np.array([pool[0] for pool in pools])[departments] + picks * len(DEPARTMENTS)
+        return np.array([pool[0] for pool in pools])[departments] + picks * len(names)
 
     agent = agent_of(department)
 
@@ -222,7 +233,7 @@ def generate(tickets: int = 100_000, *, seed: int = 7) -> History:
     # Misrouted tickets go to another department, whose agent then answers.
     moved = ids[rng.random(tickets) < 0.05]
     moved_at = staffed(clock[moved] + lognormal(40.0, 1.0, len(moved)))
-    target = (department[moved] + rng.integers(1, len(DEPARTMENTS), len(moved))) % len(DEPARTMENTS)
+    target = (department[moved] + rng.integers(1, len(names), len(moved))) % len(names)
     events.add(moved, moved_at, EventKind.transferred, ActorType.agent, agent[moved], target)
     department[moved], agent[moved], clock[moved] = target, agent_of(target), moved_at
 
@@ -280,7 +291,7 @@ def generate(tickets: int = 100_000, *, seed: int = 7) -> History:
     columns = [np.concatenate(parts) for parts in zip(*events.parts, strict=True)]
     ticket, seconds, kind, actor_type, actor, dept, step = columns
     # Only what had happened when the export was taken.
-    keep = seconds < end
+    keep = seconds < cut
     ticket, seconds, kind, actor_type, actor, dept, step = (c[keep] for c in columns)
     order = np.lexsort((step, ticket, seconds))
     ticket = ticket[order]
@@ -293,14 +304,16 @@ def generate(tickets: int = 100_000, *, seed: int = 7) -> History:
         department=dept[order],
         channel=channel[ticket].astype(np.int8),
         tickets=tickets,
+        start=start,
+        end=period_end,
+        departments=names,
     )
 
 
 def event_fields(history: History) -> Iterator[tuple[str, str, str, str, str, str | None, str, str | None]]:
     """Per event, in time order: event id, ticket id, kind, ISO time, actor type, actor id, channel, department."""
-    stamps = np.datetime_as_string(
-        np.datetime64(PERIOD_START.replace(tzinfo=None), "s") + history.seconds.astype("timedelta64[s]"), unit="s"
-    )
+    origin = np.datetime64(history.start.astimezone(UTC).replace(tzinfo=None), "s")
+    stamps = np.datetime_as_string(origin + history.seconds.astype("timedelta64[s]"), unit="s")
     kinds = [kind.value for kind in KIND_CODES]
     actor_types = [actor.value for actor in ACTOR_CODES]
     departments, channels = history.departments, history.channels
