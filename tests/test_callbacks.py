@@ -20,7 +20,7 @@ from assistant.security import verify_signature
 from assistant.settings import Settings
 from knowledge import Embedder
 from tests.support import post_ticket, ticket_payload
-from tests.test_server import free_port
+from tests.servers import free_port
 
 Headers = dict[str, str]
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from assistant.security import signed_headers
-from tests.test_server import START_TIMEOUT, free_port
+from tests.servers import START_TIMEOUT, free_port
 
 
 def start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:

@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 
 from assistant.assist.models import SuggestionRequest, Suggestions
 from assistant.assist.service import AssistEngine
+from assistant.auth.guards import LIVE_PROTOCOL, offered_protocols
 from assistant.db import session_scope
 from assistant.errors import DomainError
 
@@ -47,7 +48,9 @@ class LiveAssist:
         self.changed = asyncio.Event()
 
     async def run(self) -> None:
-        await self.socket.accept()
+        # A browser that offered protocols drops a connection whose answer names none of them.
+        chosen = LIVE_PROTOCOL if LIVE_PROTOCOL in offered_protocols(self.socket) else None
+        await self.socket.accept(subprotocols=chosen)
         worker = asyncio.create_task(self._suggest_when_quiet())
         try:
             while True:

@@ -178,6 +178,55 @@ class RerouteCreate(SQLModel):
         return reject_nul(value)
 
 
+# Tickets agents open in the browser console (a phone call, a walk-in): the service is their system of record.
+CONSOLE_SOURCE = "console"
+
+
+class ConsoleTicketCreate(SQLModel):
+    """A ticket an agent opens in the console from a conversation in front of them."""
+
+    subject: str = Field(default="", max_length=1_000)
+    body: str = Field(default="")
+    channel: Channel = Channel.phone
+    customer_ref: str | None = Field(default=None, min_length=1, max_length=128)
+    customer_tier: str | None = Field(default=None, max_length=32)
+    agent_id: str | None = Field(default=None, max_length=128)
+
+    @field_validator("subject", "body", "customer_ref", "customer_tier", "agent_id")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        return reject_nul(value)
+
+    @model_validator(mode="after")
+    def _has_text(self) -> ConsoleTicketCreate:
+        if not (self.subject.strip() or self.body.strip()):
+            raise ValueError("a ticket needs a subject or a body with some text")
+        return self
+
+
+class TicketSummary(SQLModel):
+    """One line of an agent's ticket list."""
+
+    id: int
+    source: str
+    external_id: str
+    subject: str
+    excerpt: str
+    channel: str
+    department: str | None
+    intent: str | None
+    language: str | None
+    needs_human_triage: bool
+    solved: bool
+    created_at: datetime
+
+
+class TicketPage(SQLModel):
+    total: int
+    offset: int
+    tickets: list[TicketSummary]
+
+
 class RouteRequest(SQLModel):
     text: str = Field(default="")
     subject: str = Field(default="", max_length=1_000)

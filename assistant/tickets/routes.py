@@ -8,19 +8,29 @@ from typing import Annotated, Any
 from litestar import Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, Parameter, RawBody
+from litestar.params import JSONBody, Parameter, QueryParameter, RawBody
 from pydantic import ValidationError
 from sqlmodel import Session
 
 from assistant.auth.models import Role
 from assistant.db import MAX_ROW_ID
 from assistant.errors import InvalidInput, validation_details
+from assistant.events.models import EventKind
+from assistant.events.service import record_console_event
 from assistant.routing.engine import RoutingEngine
 from assistant.routing.service import check_text_length
+from assistant.schedules.service import ScheduleBook
 from assistant.security import verify_signature
 from assistant.settings import Settings
 from assistant.tickets import service
-from assistant.tickets.models import DecisionRead, RerouteCreate, TicketCreate, TicketRead
+from assistant.tickets.models import (
+    ConsoleTicketCreate,
+    DecisionRead,
+    RerouteCreate,
+    TicketCreate,
+    TicketPage,
+    TicketRead,
+)
 
 # Beyond a 64-bit key no ticket can exist; SQLite would refuse the number outright.
 TicketId = Annotated[int, Parameter(ge=1, le=MAX_ROW_ID)]
@@ -103,7 +113,69 @@ def reroute_ticket(
     data: JSONBody[RerouteCreate],
     session: NamedDependency[Session],
     routing: NamedDependency[RoutingEngine],
+    schedule_book: NamedDependency[ScheduleBook],
 ) -> DecisionRead:
     classifier = routing.classifiers.current()
     intents = classifier.taxonomy or {}
-    return service.reroute_ticket(session, ticket_id=ticket_id, correction=data, intents=intents)
+    decision = service.reroute_ticket(session, ticket_id=ticket_id, correction=data, intents=intents)
+    record_console_event(
+        session,
+        ticket_id=ticket_id,
+        kind=EventKind.transferred,
+        agent_id=data.agent_id,
+        schedules=schedule_book,
+    )
+    return decision
+
+
+@get(
+    "/v1/tickets",
+    tags=["tickets"],
+    summary="Tickets, newest first: an agent's queue",
+    opt={"roles": [Role.admin, Role.agent]},
+    sync_to_thread=True,
+)
+def list_tickets(
+    session: NamedDependency[Session],
+    offset: Annotated[int, QueryParameter(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, QueryParameter(ge=1, le=200)] = 25,
+    department: Annotated[str | None, QueryParameter(min_length=1, max_length=64)] = None,
+    triage: Annotated[bool | None, QueryParameter(description="only tickets waiting for human triage")] = None,
+    solved: Annotated[bool | None, QueryParameter(description="only solved (true) or open (false) tickets")] = None,
+    text: Annotated[str | None, QueryParameter(max_length=200, description="words in the subject or body")] = None,
+) -> TicketPage:
+    return service.list_tickets(
+        session, offset=offset, limit=limit, department=department, triage=triage, solved=solved, text=text
+    )
+
+
+@post(
+    "/v1/tickets",
+    tags=["tickets"],
+    summary="Open a ticket from the console (a call, a walk-in); answers with its routing decision",
+    description=(
+        "The service is the ticketing system of record for these tickets (source `console`): their creation, "
+        "re-routes and solving are recorded as interaction events and count in the KPIs."
+    ),
+    opt={"roles": [Role.admin, Role.agent]},
+    status_code=201,
+    sync_to_thread=True,
+)
+def open_ticket(
+    data: JSONBody[ConsoleTicketCreate],
+    session: NamedDependency[Session],
+    routing: NamedDependency[RoutingEngine],
+    settings: NamedDependency[Settings],
+    schedule_book: NamedDependency[ScheduleBook],
+) -> DecisionRead:
+    check_text_length(max_text_chars=settings.max_text_chars, subject=data.subject, body=data.body)
+    decision, _ = service.open_console_ticket(session, engine=routing, request=data)
+    assert decision.ticket_id is not None
+    record_console_event(
+        session,
+        ticket_id=decision.ticket_id,
+        kind=EventKind.ticket_created,
+        agent_id=data.agent_id,
+        schedules=schedule_book,
+    )
+    return decision

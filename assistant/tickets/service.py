@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+from sqlalchemy import exists, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from assistant.callbacks.service import DECISION_EVENT, enqueue
+from assistant.cases.models import ResolvedCase
 from assistant.db import utcnow, write_lock
 from assistant.errors import InvalidInput, NotFound
 from assistant.routing.engine import RoutingEngine, ticket_text
 from assistant.tickets.models import (
+    CONSOLE_SOURCE,
+    ConsoleTicketCreate,
     DecisionKind,
     DecisionRead,
     RerouteCreate,
     RoutingDecision,
     Ticket,
     TicketCreate,
+    TicketPage,
     TicketRead,
+    TicketSummary,
     WebhookDelivery,
 )
+
+EXCERPT_CHARS = 160
 
 
 def ingest_ticket(session: Session, *, engine: RoutingEngine, payload: TicketCreate) -> tuple[DecisionRead, bool]:
@@ -225,3 +234,78 @@ def corrected_examples(session: Session, *, label: str = "intent") -> list[tuple
         newest[ticket.id] = (ticket_text(ticket.subject, ticket.body), value)
     # A newest correction without this label (a department-only move) leaves the ticket unlabelled.
     return [(text, value) for text, value in newest.values() if value]
+
+
+def open_console_ticket(
+    session: Session, *, engine: RoutingEngine, request: ConsoleTicketCreate
+) -> tuple[DecisionRead, TicketCreate]:
+    """A ticket an agent opens in the console: routed and stored like a delivered one, under the console's source."""
+    payload = TicketCreate(
+        source=CONSOLE_SOURCE,
+        external_id=f"C-{uuid.uuid4().hex[:12]}",
+        event_id="opened",
+        subject=request.subject,
+        body=request.body,
+        channel=request.channel,
+        customer_ref=request.customer_ref,
+        customer_tier=request.customer_tier,
+        created_at=utcnow(),
+    )
+    decision, _ = ingest_ticket(session, engine=engine, payload=payload)
+    return decision, payload
+
+
+def list_tickets(
+    session: Session,
+    *,
+    offset: int = 0,
+    limit: int = 25,
+    department: str | None = None,
+    triage: bool | None = None,
+    solved: bool | None = None,
+    text: str | None = None,
+) -> TicketPage:
+    """Newest first: an agent's queue, filtered by department, triage, solved or words in the ticket."""
+    if text is not None and "\x00" in text:
+        raise InvalidInput("text may not contain NUL characters.", code="validation_error")
+    is_solved = exists().where(ResolvedCase.ticket_id == Ticket.id)
+    query = select(Ticket, is_solved.label("solved"))
+    if department:
+        query = query.where(Ticket.department == department)
+    if triage is not None:
+        query = query.where(Ticket.needs_human_triage == triage)
+    if solved is not None:
+        query = query.where(is_solved if solved else ~is_solved)
+    if text:
+        pattern = f"%{text.lower()}%"
+        query = query.where(func.lower(Ticket.subject).like(pattern) | func.lower(Ticket.body).like(pattern))
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(
+        query.order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc()).offset(offset).limit(limit)
+    )
+    return TicketPage(
+        total=int(total),
+        offset=offset,
+        tickets=[
+            TicketSummary(
+                id=ticket.id,
+                source=ticket.source,
+                external_id=ticket.external_id,
+                subject=ticket.subject,
+                excerpt=_excerpt(ticket.body),
+                channel=ticket.channel,
+                department=ticket.department,
+                intent=ticket.intent,
+                language=ticket.language,
+                needs_human_triage=ticket.needs_human_triage,
+                solved=bool(is_done),
+                created_at=ticket.created_at,
+            )
+            for ticket, is_done in rows.all()
+        ],
+    )
+
+
+def _excerpt(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= EXCERPT_CHARS else flat[: EXCERPT_CHARS - 1].rstrip() + "…"

@@ -1,0 +1,1 @@
+"""The browser console: agent desk, KPI dashboard and knowledge admin, served by the same app."""

@@ -1,0 +1,172 @@
+"""The console's pages and the API routes it relies on, through the real app and database.
+
+The browser itself is driven in tests/test_console_browser.py; these tests pin the contracts underneath:
+pages that load nothing from elsewhere, the ticket queue, tickets opened in the console counting in the
+KPIs through their own events, and the WebSocket key offered as a subprotocol (a browser cannot set headers).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from assistant.console.routes import PAGES, STATIC_DIR
+from tests.support import post_ticket, ticket_payload
+
+Headers = dict[str, str]
+EXTERNAL = re.compile(
+    r"""(?:src|href)\s*=\s*["']?(?:https?:)?//|url\(\s*["']?(?:https?:)?//|import\s[^;]*["']https?://"""
+)
+
+
+@pytest.fixture
+def agent(make_key: Callable[[str], Headers]) -> Headers:
+    return make_key("agent")
+
+
+def test_pages_are_served_without_anything_from_elsewhere(client: TestClient[Any]) -> None:
+    assert client.get("/console", follow_redirects=False).headers["location"] == "/console/agent"
+    for page in PAGES:
+        response = client.get(f"/console/{page}")
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+        policy = response.headers["content-security-policy"]
+        assert "default-src 'self'" in policy and "script-src 'self'" in policy
+        assert not EXTERNAL.search(response.text), page
+        assert f'src="/console/static/{page}.js"' in response.text
+    for asset in STATIC_DIR.iterdir():
+        served = client.get(f"/console/static/{asset.name}")
+        assert served.status_code == 200, asset.name
+        assert not EXTERNAL.search(served.text), asset.name
+    missing = client.get("/console/nowhere")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "page_not_found"
+
+
+def test_every_form_control_has_a_label() -> None:
+    pages = Path(STATIC_DIR).parent / "pages"
+    for page in pages.glob("*.html"):
+        html = page.read_text()
+        for control in re.finditer(r"<(input|select|textarea)\b([^>]*)>", html):
+            attributes = control.group(2)
+            if 'type="hidden"' in attributes:
+                continue
+            # A checkbox or radio inside its <label> is labelled by it.
+            wrapped = re.search(r"<label[^>]*>\s*" + re.escape(control.group(0)), html)
+            ident = re.search(r'id="([^"]+)"', attributes)
+            labelled = bool(ident) and f'for="{ident.group(1)}"' in html
+            assert wrapped or labelled or "aria-label" in attributes, f"{page.name}: no label for {control.group(0)}"
+
+
+def test_who_am_i(client: TestClient[Any], agent: Headers, make_key: Callable[[str], Headers]) -> None:
+    me = client.get("/v1/me", headers=agent)
+    assert me.status_code == 200 and me.json()["role"] == "agent" and len(me.json()["key_id"]) == 16
+    assert client.get("/v1/me").status_code == 401
+    assert client.get("/v1/me", headers=make_key("portal")).status_code == 403
+
+
+def test_the_ticket_queue_lists_filters_and_pages(client: TestClient[Any], agent: Headers) -> None:
+    parcel = post_ticket(client, ticket_payload(subject="Parcel lost", body="The parcel never came."))
+    charged = post_ticket(client, ticket_payload(subject="Charged twice", body="Two charges for one order."))
+    assert parcel.status_code == 201 and charged.status_code == 201
+    page = client.get("/v1/tickets", headers=agent).json()
+    assert page["total"] == 2 and [t["subject"] for t in page["tickets"]] == ["Charged twice", "Parcel lost"]
+    first = page["tickets"][0]
+    assert first["solved"] is False and first["department"] and first["excerpt"] == "Two charges for one order."
+    found = client.get("/v1/tickets", params={"text": "PARCEL"}, headers=agent).json()
+    assert [t["subject"] for t in found["tickets"]] == ["Parcel lost"]
+    department = first["department"]
+    by_department = client.get("/v1/tickets", params={"department": department}, headers=agent).json()
+    assert all(t["department"] == department for t in by_department["tickets"]) and by_department["total"] >= 1
+    solved = client.post(
+        f"/v1/tickets/{first['id']}/solve", json={"resolution": "Refunded the duplicate."}, headers=agent
+    )
+    assert solved.status_code == 201
+    still_open = client.get("/v1/tickets", params={"solved": "false"}, headers=agent).json()
+    assert [t["subject"] for t in still_open["tickets"]] == ["Parcel lost"]
+    paged = client.get("/v1/tickets", params={"limit": 1, "offset": 1}, headers=agent).json()
+    assert paged["total"] == 2 and len(paged["tickets"]) == 1 and paged["offset"] == 1
+    bad = client.get("/v1/tickets", params={"limit": 0}, headers=agent)
+    assert bad.status_code == 400 and bad.json()["error"]["code"]
+
+
+def test_a_console_ticket_counts_in_the_kpis_through_its_events(client: TestClient[Any], agent: Headers) -> None:
+    opened = client.post(
+        "/v1/tickets",
+        json={"subject": "Parcel missing", "body": "Marked delivered, nothing arrived.", "agent_id": "agent-ola"},
+        headers=agent,
+    )
+    assert opened.status_code == 201, opened.text
+    decision = opened.json()
+    ticket = client.get(f"/v1/tickets/{decision['ticket_id']}", headers=agent).json()
+    assert ticket["source"] == "console" and ticket["channel"] == "phone"
+    now = datetime.now(UTC)
+    period = {"from": (now - timedelta(hours=1)).isoformat(), "to": (now + timedelta(hours=1)).isoformat()}
+
+    def overall() -> dict[str, Any]:
+        return client.get("/v1/kpis", params={"group_by": "all", **period}, headers=agent).json()["groups"][0]
+
+    assert overall()["tickets_created"] == 1 and overall()["tickets_solved"] == 0
+    rerouted = client.post(
+        f"/v1/tickets/{decision['ticket_id']}/reroute", json={"department": "billing_payments"}, headers=agent
+    )
+    assert rerouted.status_code == 201
+    solved = client.post(
+        f"/v1/tickets/{decision['ticket_id']}/solve",
+        json={"resolution": "Reshipped.", "actions": ["pull-up-order"], "agent_id": "agent-ola"},
+        headers=agent,
+    )
+    assert solved.status_code == 201
+    figures = overall()
+    # Created, moved once (a transfer), solved by the agent: counted under the department it ended in.
+    assert figures["tickets_solved"] == 1 and figures["transfer_rate"] == 1.0 and figures["fcr_rate"] == 0.0
+    by_department = client.get("/v1/kpis", params={"group_by": "department", **period}, headers=agent).json()
+    assert [g["group"] for g in by_department["groups"]] == ["billing_payments"]
+    by_agent = client.get("/v1/kpis", params={"group_by": "agent", **period}, headers=agent).json()
+    assert [g["group"] for g in by_agent["groups"]] == ["agent-ola"]
+
+
+def test_tickets_from_other_systems_get_no_console_events(client: TestClient[Any], agent: Headers) -> None:
+    delivered = post_ticket(client, ticket_payload())
+    solved = client.post(
+        f"/v1/tickets/{delivered.json()['ticket_id']}/solve", json={"resolution": "Answered."}, headers=agent
+    )
+    assert solved.status_code == 201
+    # Their own system sends their events; the console adds none that would count the ticket twice.
+    kpis = client.get("/v1/kpis", params={"group_by": "all", "from": "2000-01-01T00:00:00Z"}, headers=agent)
+    assert kpis.json()["groups"] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({}, "validation_error"),
+        ({"subject": " ", "body": ""}, "validation_error"),
+        ({"body": "x", "channel": "pigeon"}, "validation_error"),
+        ({"body": "x", "customer_ref": ""}, "validation_error"),
+        ({"body": "a\x00b"}, "validation_error"),
+    ],
+)
+def test_bad_console_tickets_are_refused(client: TestClient[Any], agent: Headers, body: Any, code: str) -> None:
+    response = client.post("/v1/tickets", json=body, headers=agent)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == code
+    assert client.get("/v1/tickets", headers=agent).json()["total"] == 0
+
+
+def test_a_browser_offers_its_key_as_a_websocket_subprotocol(client: TestClient[Any], agent: Headers) -> None:
+    key = agent["Authorization"].removeprefix("Bearer ")
+    with client.websocket_connect("/v1/assist/live", subprotocols=["assistant.v1", f"bearer.{key}"]) as socket:
+        assert socket.accepted_subprotocol == "assistant.v1"
+        socket.send_json({"type": "text", "text": "my parcel never arrived"})
+        message = socket.receive_json()
+        assert message["type"] == "suggestions" and message["suggestions"]["query"]["intent"]
+    with (
+        pytest.raises(Exception),  # noqa: B017 - the test client raises on a refused handshake
+        client.websocket_connect("/v1/assist/live", subprotocols=["assistant.v1", "bearer.sda_not-a-key"]) as socket,
+    ):
+        socket.receive_json()
