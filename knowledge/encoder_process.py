@@ -22,9 +22,10 @@ START_TIMEOUT_SECONDS = 180.0
 
 
 class EncoderProcess:
-    def __init__(self, model_path: str | Path, *, torch_threads: int = 0) -> None:
+    def __init__(self, backend: str, model_path: str | Path = "", *, threads: int = 0) -> None:
+        self.backend = backend
         self.model_path = str(model_path)
-        self.torch_threads = torch_threads
+        self.threads = threads
         self.dimension = 0
         self._connection: Connection | None = None
         self._process: Any = None
@@ -36,7 +37,7 @@ class EncoderProcess:
         context = multiprocessing.get_context("spawn")  # never fork a process that holds threads
         parent, child = context.Pipe()
         process = context.Process(
-            target=_serve, args=(child, self.model_path, self.torch_threads), name="encoder", daemon=True
+            target=_serve, args=(child, self.backend, self.model_path, self.threads), name="encoder", daemon=True
         )
         process.start()
         child.close()
@@ -49,7 +50,8 @@ class EncoderProcess:
             message = RuntimeError(f"the process exited with code {process.exitcode}")
         if isinstance(message, BaseException):
             process.join(5)
-            raise RuntimeError(f"encoder process failed to load {self.model_path}: {message}") from message
+            what = f"{self.backend} {self.model_path}".strip()
+            raise RuntimeError(f"encoder process failed to load {what}: {message}") from message
         _, self.dimension = message
         self._connection, self._process = parent, process
         return self
@@ -85,11 +87,11 @@ class EncoderProcess:
         self._process = self._connection = None
 
 
-def _serve(connection: Connection, model_path: str, torch_threads: int) -> None:
-    from knowledge.embedder import Embedder
+def _serve(connection: Connection, backend: str, model_path: str, threads: int) -> None:
+    from knowledge.embedder import create_embedder
 
     try:
-        embedder = Embedder(model_path, torch_threads=torch_threads).warm_up()
+        embedder = create_embedder(backend, model_path=model_path, threads=threads).warm_up()
     except BaseException as exc:
         connection.send(exc)
         return

@@ -91,7 +91,7 @@ def test_encoder_process_matches_in_process_vectors(embedder: Embedder) -> None:
     from knowledge.encoder_process import EncoderProcess
 
     texts = ["where is my parcel", "I was charged twice for order #A10234"]
-    process = EncoderProcess(default_model_path()).start()
+    process = EncoderProcess("sentence-transformers", default_model_path()).start()
     try:
         assert process.running and process.dimension == 384
         worker = EncoderWorker(process.encode).start()
@@ -107,4 +107,4 @@ def test_encoder_process_reports_a_missing_model(tmp_path: object) -> None:
     from knowledge.encoder_process import EncoderProcess
 
     with pytest.raises(RuntimeError, match="failed to load"):
-        EncoderProcess(f"{tmp_path}/no-model-here").start()
+        EncoderProcess("sentence-transformers", f"{tmp_path}/no-model-here").start()

@@ -13,8 +13,11 @@ from assistant.auth.models import Role
 from assistant.cases import service
 from assistant.cases.models import CaseRead, SolveRequest
 from assistant.db import MAX_ROW_ID
+from assistant.events.models import EventKind
+from assistant.events.service import record_console_event
 from assistant.indexing.service import KnowledgeIndexes, TextEncoder
 from assistant.routing.engine import RoutingEngine
+from assistant.schedules.service import ScheduleBook
 
 ItemId = Annotated[int, Parameter(ge=1, le=MAX_ROW_ID)]
 
@@ -35,11 +38,19 @@ def solve_ticket(
     text_encoder: NamedDependency[TextEncoder],
     routing: NamedDependency[RoutingEngine],
     indexes: NamedDependency[KnowledgeIndexes],
+    schedule_book: NamedDependency[ScheduleBook],
 ) -> CaseRead:
     case = service.solve_ticket(
         session, ticket_id=ticket_id, request=data, encoder=text_encoder, language_of=routing.language.detect
     )
     indexes.sync_after_write()
+    record_console_event(
+        session,
+        ticket_id=ticket_id,
+        kind=EventKind.solved,
+        agent_id=data.agent_id,
+        schedules=schedule_book,
+    )
     return case
 
 

@@ -74,7 +74,7 @@ def solve_ticket(
     if ticket is None:
         raise NotFound(f"No ticket with id {ticket_id}.", code="ticket_not_found")
     summary = mask_pii(ticket_text(ticket.subject, ticket.body))
-    vector = encoder.encode([summary])[0]
+    vector = encoder.passages([summary])[0]
     now = utcnow()
     try:
         return _store_solution(session, ticket, request, summary, vector, encoder, language_of, now)
@@ -130,7 +130,7 @@ def import_cases(
     created = updated = 0
     for batch in batches(cases, IMPORT_BATCH):
         summaries = [mask_pii(case.text) for case in batch]
-        vectors = encoder.encode(summaries)
+        vectors = encoder.passages(summaries)
         now = utcnow()
         with write_lock(session):
             ids = []

@@ -126,10 +126,14 @@ class FaqHit(SQLModel):
     answer_excerpt: str
     language: str | None
     tags: list[str]
+    # False: the entry is in another language than the question (none in the customer's language fitted).
+    in_query_language: bool | None = None
 
 
 class FaqSearchResult(SQLModel):
     query: str
+    # The question's language as detected; None when the text is too short to tell.
+    language: str | None = None
     results: list[FaqHit]
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Request, delete, get, patch, post
+from litestar import Request, Response, delete, get, patch, post
+from litestar.background_tasks import BackgroundTask
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, Parameter, QueryParameter
 from sqlmodel import Session
@@ -15,7 +17,9 @@ from assistant.faq import service
 from assistant.faq.models import FaqCreate, FaqRead, FaqSearchResult, FaqUpdate
 from assistant.faq.search import PortalSearch
 from assistant.indexing.service import KnowledgeIndexes, TextEncoder
+from assistant.insights.deflection import record_search
 from assistant.routing.engine import RoutingEngine
+from knowledge.pii import mask_pii
 
 FaqId = Annotated[int, Parameter(ge=1, le=MAX_ROW_ID)]
 # Everyone who may read the FAQ; the portal's key reaches this search and nothing else.
@@ -30,18 +34,41 @@ MAX_QUERY_CHARS = 1_000
     description=(
         "Only published FAQ entries can appear here: never resolved cases, drafts or customer data. "
         "Each key has a budget of searches a minute (ASSISTANT_PORTAL_SEARCHES_PER_MINUTE); beyond it, 429 "
-        "with Retry-After."
+        "with Retry-After. Every search is logged (query PII-masked) after the answer is sent; with `customer_ref` "
+        "it counts towards deflection (`GET /v1/insights/deflection`)."
     ),
     opt={"roles": SEARCH_ROLES},
 )
 async def search_faq(
     request: Request[Any, Any, Any],
+    state: State,
     portal_search: NamedDependency[PortalSearch],
     q: Annotated[str, QueryParameter(min_length=1, max_length=MAX_QUERY_CHARS, description="the customer's question")],
     k: Annotated[int, QueryParameter(ge=1, le=20)] = 5,
-) -> FaqSearchResult:
+    customer_ref: Annotated[
+        str | None,
+        QueryParameter(
+            min_length=1,
+            max_length=128,
+            pattern=r"^[^\x00]+$",
+            description="the signed-in customer's reference, as the ticketing system knows it (for deflection)",
+        ),
+    ] = None,
+) -> Response[FaqSearchResult]:
     portal_search.rate_limiter.take(str(request.scope.get("api_key_id", "")))
-    return await portal_search.search(q, k)
+    result = await portal_search.search(q, k)
+    top = result.results[0] if result.results else None
+    log_search = BackgroundTask(
+        record_search,
+        state.engine,
+        query=q,
+        customer_ref=customer_ref,
+        results=len(result.results),
+        top_score=top.score if top else None,
+        top_faq_id=top.id if top else None,
+        mask=mask_pii,
+    )
+    return Response(result, background=log_search)
 
 
 @get("/v1/faq", tags=["faq"], summary="List FAQ entries", opt={"roles": [Role.admin]}, sync_to_thread=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import numpy as np
 
@@ -28,7 +29,9 @@ class PortalSearch:
         min_score: float,
         model_text_chars: int,
         rate_limiter: RateLimiter,
+        language_of: Callable[[str], str | None] = lambda _: None,
     ) -> None:
+        self.language_of = language_of
         self.rate_limiter = rate_limiter
         self.indexes = indexes
         self.encoder = encoder
@@ -42,7 +45,10 @@ class PortalSearch:
         future = self.encoder.submit([query[: self.model_text_chars]], then=self.search_batch)
         hits: list[Hit] = (await asyncio.wrap_future(future))[0]
         documents = self.indexes.documents(Collection.faq.value)
-        return FaqSearchResult(query=query, results=portal_hits(documents.get, hits, k))
+        language = self.language_of(query)
+        return FaqSearchResult(
+            query=query, language=language, results=portal_hits(documents.get, hits, k, language=language)
+        )
 
     def search_batch(self, texts: list[str], vectors: np.ndarray) -> list[list[Hit]]:
         """On the encoder thread, one index call for the whole batch."""

@@ -131,7 +131,7 @@ def create_faq(session: Session, data: FaqCreate, *, encoder: TextEncoder, langu
         raise Conflict(
             f"An FAQ entry with external_id {data.external_id!r} exists; update it instead.", code="faq_exists"
         )
-    vector = entry_vectors([(data.question, data.answer)], encoder.encode)[0]
+    vector = entry_vectors([(data.question, data.answer)], encoder.passages)[0]
     session.rollback()  # no connection held while the model worked
     now = utcnow()
     row = FaqEntry(
@@ -166,7 +166,7 @@ def update_faq(
     for name, value in changes.items():
         setattr(row, name, value)
     if text_changed:
-        row.embedding = vector_bytes(entry_vectors([(row.question, row.answer)], encoder.encode)[0])
+        row.embedding = vector_bytes(entry_vectors([(row.question, row.answer)], encoder.passages)[0])
         row.embedding_model = encoder.model_name
         if "language" not in changes:
             row.language = language_of(row.question + "\n" + row.answer)
@@ -201,7 +201,7 @@ def import_faq(
     """Create or (by ``external_id``) update entries in batches; each batch is one transaction."""
     created = updated = skipped = 0
     for batch in batches(entries, IMPORT_BATCH):
-        vectors = entry_vectors([(e.question, e.answer) for e in batch], encoder.encode)
+        vectors = entry_vectors([(e.question, e.answer) for e in batch], encoder.passages)
         now = utcnow()
         with write_lock(session):
             ids = []
@@ -318,12 +318,21 @@ def _csv_records(path: Path) -> list[dict[str, Any]]:
         return [dict(row) for row in reader]
 
 
-def portal_hits(documents: Callable[[int], FaqDocument | None], hits: Sequence[Hit], k: int) -> list[FaqHit]:
+# An entry in the customer's own language outranks one in another language that matches only this much
+# better: a desk that keeps an answer in German and in English shows a German customer the German one.
+SAME_LANGUAGE_BONUS = 0.05
+
+
+def portal_hits(
+    documents: Callable[[int], FaqDocument | None], hits: Sequence[Hit], k: int, *, language: str | None = None
+) -> list[FaqHit]:
     found = []
     for hit in hits:
         document = documents(hit.id)
         if document is not None:
             found.append(document.hit(hit.score))
-        if len(found) == k:
-            break
-    return found
+    if language is not None:
+        for entry in found:
+            entry.in_query_language = entry.language == language if entry.language else None
+        found.sort(key=lambda entry: -(entry.score + (SAME_LANGUAGE_BONUS if entry.in_query_language else 0.0)))
+    return found[:k]

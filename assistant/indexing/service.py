@@ -19,11 +19,12 @@ from types import MappingProxyType
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, func, update
 from sqlmodel import Session, SQLModel, col, select
 
-from assistant.db import session_scope
+from assistant.db import session_scope, write_lock
 from assistant.indexing.models import ChangeOp, IndexChange
+from knowledge.embedder import TextEmbedder
 from knowledge.vector_index import Hit, IndexMismatchError, VectorIndex
 
 log = logging.getLogger("assistant")
@@ -51,10 +52,23 @@ def record_change(session: Session, collection: str, item_ids: Iterable[int], op
 
 @dataclass(frozen=True)
 class TextEncoder:
-    """The model's name with its encode function: every stored vector records which model made it."""
+    """The model's name with its encode function: every stored vector records which model made it.
+
+    ``encode`` embeds queries (tickets, searches); ``passages`` embeds stored documents (FAQ entries, cases),
+    which an asymmetric model (E5) embeds differently.
+    """
 
     model_name: str
     encode: EmbedFn
+    passage_marker: str = ""
+
+    @classmethod
+    def of(cls, embedder: TextEmbedder) -> TextEncoder:
+        """Encoding in this process, with the embedder itself (the CLI; the service goes through its batcher)."""
+        return cls(model_name=embedder.model_name, encode=embedder.encode, passage_marker=embedder.passage_marker)
+
+    def passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encode([self.passage_marker + text for text in texts])
 
 
 @dataclass(frozen=True)
@@ -102,6 +116,7 @@ class KnowledgeIndexes:
         self._gaps: dict[int, float] = {}
         self._lock = threading.RLock()
         self._dirty = False
+        self._reembedded = 0
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -247,13 +262,32 @@ class KnowledgeIndexes:
                     continue
             stale.append(row)
         if stale:
+            fresh = collection.source.vectors(stale, self.embed)
             ids += [row.id for row in stale]
-            vectors += list(collection.source.vectors(stale, self.embed))
+            vectors += list(fresh)
+            self._store_vectors(collection.source, stale, fresh)
         if ids:
             collection.index.add(np.asarray(ids, dtype=np.int64), np.vstack(vectors).astype(np.float32))
         if collection.source.document is not None:
             for row in rows:
                 collection.documents[row.id] = collection.source.document(row)
+
+    def _store_vectors(self, source: CollectionSource, rows: Sequence[Any], vectors: np.ndarray) -> None:
+        """Vectors made by this model replace those of another in the rows themselves: after a switch of
+        model, the next start (and every other process) finds them ready instead of embedding again."""
+        table = source.table.__table__  # type: ignore[attr-defined]
+        with session_scope(self.engine) as session, write_lock(session):
+            for row, vector in zip(rows, vectors, strict=True):
+                session.execute(
+                    update(table)
+                    .where(table.c.id == row.id)
+                    .values(embedding=vector_bytes(vector), embedding_model=self.model_name)
+                )
+            session.commit()
+        self._reembedded += len(rows)
+        log.info(
+            "re-embedded %d %s rows with %s (%d so far)", len(rows), source.name, self.model_name, self._reembedded
+        )
 
     # -- building --------------------------------------------------------------------------------
 

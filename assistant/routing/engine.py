@@ -35,11 +35,14 @@ def ticket_text(subject: str, body: str) -> str:
 class ClassifierStore:
     """The newest classifier trained into a directory, reloaded when ``train`` writes a newer one."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, model_name: str | None = None) -> None:
         self.root = root
+        # The embedding model the service encodes with: a classifier trained over another one is refused.
+        self.model_name = model_name
         self._classifier: TicketClassifier | None = None
         self._loaded_version: str | None = None
         self._failed_version: str | None = None
+        self._failure: str | None = None
         self._checked_at = 0.0
         self._lock = threading.Lock()
 
@@ -49,15 +52,17 @@ class ClassifierStore:
             self._checked_at = now
             self._reload_if_newer()
         if self._classifier is None:
-            raise ServiceUnavailable(
-                f"No classifier has been trained into {self.root}; run `assistant train` first.",
-                code="no_classifier",
-            )
+            raise ServiceUnavailable(f"No classifier to serve: {self.problem}.", code="no_classifier")
         return self._classifier
 
     @property
     def loaded(self) -> bool:
         return self._classifier is not None
+
+    @property
+    def problem(self) -> str:
+        """Why no classifier is served (or why the newest one is not)."""
+        return self._failure or f"no classifier has been trained into {self.root}; run `assistant train` first"
 
     def _reload_if_newer(self) -> None:
         pointer = self.root / CURRENT_POINTER
@@ -71,11 +76,18 @@ class ClassifierStore:
             if version in (self._loaded_version, self._failed_version):
                 return
             try:
-                self._classifier = TicketClassifier.load(self.root / version)
-            except Exception:
+                classifier = TicketClassifier.load(self.root / version)
+                if self.model_name is not None and classifier.model_name != self.model_name:
+                    raise ValueError(
+                        f"it was trained over {classifier.model_name}, and the service embeds with "
+                        f"{self.model_name}: retrain it (`assistant train`) with the same backend"
+                    )
+                self._classifier = classifier
+            except Exception as exc:
                 # A broken or half-copied version must not take routing down: keep serving the last good one.
                 log.exception("could not load classifier %s; still serving %s", version, self._loaded_version)
                 self._failed_version = version
+                self._failure = f"classifier {version} could not be loaded: {exc}"
                 return
             self._loaded_version = version
 

@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from classifiers import EvaluationReport, TicketClassifier, evaluate
-from knowledge import Embedder
+from knowledge import TextEmbedder
 
 Progress = Callable[[str], None]
 
@@ -56,13 +56,13 @@ def read_labelled_csv(
     return LabelledTexts(texts, labels, taxonomy or None)
 
 
-def encode_texts(embedder: Embedder, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+def encode_texts(embedder: TextEmbedder, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
     return embedder.encode(texts, batch_size=64, show_progress=show_progress)
 
 
 def train_classifier(
     *,
-    embedder: Embedder,
+    embedder: TextEmbedder,
     data: LabelledTexts,
     out_dir: Path,
     holdout: float = 0.1,
@@ -100,7 +100,7 @@ def train_classifier(
 
 
 def evaluate_classifier(
-    *, embedder: Embedder, classifier: TicketClassifier, data: LabelledTexts, show_progress: bool = False
+    *, embedder: TextEmbedder, classifier: TicketClassifier, data: LabelledTexts, show_progress: bool = False
 ) -> EvaluationReport:
     unknown = sorted(set(data.labels) - set(classifier.labels))
     if unknown:
