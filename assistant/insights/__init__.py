@@ -1,0 +1,1 @@
+"""Customer-experience insights: drivers of satisfaction, self-service gaps, deflection."""

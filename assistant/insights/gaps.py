@@ -1,0 +1,156 @@
+"""Self-service gaps: what customers keep asking that the published FAQ does not answer.
+
+The period's tickets are clustered by meaning (``knowledge.clustering``: k-means, the number of
+clusters chosen by the silhouette). Each cluster gets its volume, its main department, the tickets
+nearest its centre (PII-masked) and its FAQ coverage: the cosine similarity between the cluster's
+centre and the closest published FAQ entry. Clusters are ranked by volume × (1 − coverage): many
+tickets that no entry is close to is where a new entry would deflect the most.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlmodel import Session, col, select
+
+from assistant.errors import InvalidInput
+from assistant.faq.models import FaqEntry
+from assistant.faq.service import entry_vectors, excerpt
+from assistant.indexing.service import TextEncoder, vector_from_bytes
+from assistant.routing.engine import ticket_text
+from assistant.tickets.models import Ticket
+from knowledge.clustering import cluster_by_meaning, distinctive_terms, most_common, representatives
+from knowledge.pii import mask_pii
+
+MIN_TICKETS = 10
+EXAMPLES = 3
+EXAMPLE_CHARS = 200
+LABEL_TEXTS = 200
+ENCODE_SLICE = 256
+
+
+def published_faq(session: Session, encoder: TextEncoder) -> tuple[list[FaqEntry], np.ndarray]:
+    """Published entries with their vectors: the stored ones where this model made them, else fresh (embedded
+    as passages, as the FAQ's own index does; tickets are embedded as queries)."""
+    rows = list(session.exec(select(FaqEntry).where(col(FaqEntry.published)).order_by(col(FaqEntry.id))).all())
+    if not rows:
+        return [], np.zeros((0, 0), dtype=np.float32)
+    stale = [row for row in rows if row.embedding is None or row.embedding_model != encoder.model_name]
+    fresh = iter(entry_vectors([(row.question, row.answer) for row in stale], encoder.passages)) if stale else iter(())
+    vectors = [
+        next(fresh)
+        if row.embedding is None or row.embedding_model != encoder.model_name
+        else vector_from_bytes(row.embedding)
+        for row in rows
+    ]
+    return rows, np.vstack(vectors).astype(np.float32)
+
+
+def gap_report(
+    session: Session,
+    *,
+    start: datetime,
+    end: datetime,
+    encoder: TextEncoder,
+    top: int = 20,
+    max_tickets: int = 20_000,
+    max_clusters: int = 300,
+    model_text_chars: int = 2_000,
+    with_ticket_ids: bool = False,
+) -> dict[str, Any]:
+    """``with_ticket_ids``: each cluster lists all its tickets' ids, for drilling down."""
+    if end <= start:
+        raise InvalidInput("'to' must be later than 'from'.", code="invalid_period")
+    where = (col(Ticket.created_at) >= start) & (col(Ticket.created_at) < end)
+    rows = session.exec(
+        select(Ticket.id, Ticket.source, Ticket.external_id, Ticket.subject, Ticket.body, Ticket.department)
+        .where(where)
+        .order_by(col(Ticket.id))
+    ).all()
+    total = len(rows)
+    if total < MIN_TICKETS:
+        raise InvalidInput(
+            f"The period holds {total} tickets; the gap report needs at least {MIN_TICKETS} to find anything "
+            "worth an FAQ entry. Choose a longer period.",
+            code="too_few_tickets",
+        )
+    if total > max_tickets:
+        # A uniform sample keeps every topic's share; a fixed seed keeps the report repeatable.
+        keep = np.sort(np.random.default_rng(0).choice(total, max_tickets, replace=False))
+        rows = [rows[i] for i in keep]
+    texts = [ticket_text(subject or "", body or "") for _, _, _, subject, body, _ in rows]
+    # In slices: the shared encoder serves live requests between them, and no one call outlasts its timeout.
+    cut = [text[:model_text_chars] for text in texts]
+    vectors = np.vstack([encoder.encode(cut[i : i + ENCODE_SLICE]) for i in range(0, len(cut), ENCODE_SLICE)])
+    clustering = cluster_by_meaning(vectors, max_clusters=max_clusters)
+    faq_rows, faq_vectors = published_faq(session, encoder)
+
+    masked: dict[int, str] = {}
+
+    def shown(i: int) -> str:
+        if i not in masked:
+            masked[i] = mask_pii(texts[i])
+        return masked[i]
+
+    members_of = [np.flatnonzero(clustering.labels == c) for c in range(clustering.k)]
+    # Labels from masked text: words frequent in the cluster and rare in the others.
+    labels = distinctive_terms([[shown(int(i)) for i in members[:LABEL_TEXTS]] for members in members_of])
+    # Cluster × entry similarities, and for each entry how close it comes to its best-matching cluster.
+    similarity = clustering.centroids @ faq_vectors.T if len(faq_rows) else np.zeros((clustering.k, 0))
+    entry_best = similarity.max(axis=0) if len(faq_rows) else np.zeros(0)
+    clusters = []
+    for cluster, members in enumerate(members_of):
+        centroid = clustering.centroids[cluster]
+        coverage = closest = 0.0
+        best_faq = None
+        if len(faq_rows):
+            position = int(np.argmax(similarity[cluster]))
+            closest = max(float(similarity[cluster, position]), 0.0)
+            coverage = closest * closest / max(float(entry_best[position]), 1e-9)
+            best_faq = {
+                "id": faq_rows[position].id,
+                "question": faq_rows[position].question,
+                "answers_another_topic_better": bool(closest < float(entry_best[position])),
+            }
+        department, department_share = most_common([rows[i][5] for i in members])
+        examples = []
+        for i in representatives(vectors, members, centroid, EXAMPLES):
+            examples.append(
+                {
+                    "ticket_id": rows[i][0],
+                    "source": rows[i][1],
+                    "external_id": rows[i][2],
+                    "text": excerpt(shown(i), EXAMPLE_CHARS),
+                }
+            )
+        clusters.append(
+            {
+                "size": len(members),
+                "share": round(len(members) / len(rows), 4),
+                "department": department,
+                "department_share": round(department_share, 4),
+                "faq_similarity": round(closest, 4),
+                "faq_coverage": round(coverage, 4),
+                "best_faq": best_faq,
+                "score": round(len(members) * (1.0 - coverage), 2),
+                "terms": labels[cluster],
+                "examples": examples,
+                **({"ticket_ids": [rows[i][0] for i in members]} if with_ticket_ids else {}),
+            }
+        )
+    ranked = sorted(clusters, key=lambda c: (-c["score"], -c["size"]))[:top]
+    for rank, cluster in enumerate(ranked, start=1):
+        cluster["rank"] = rank
+    return {
+        "from": start,
+        "to": end,
+        "tickets": total,
+        "tickets_analysed": len(rows),
+        "faq_entries": len(faq_rows),
+        "clusters_found": clustering.k,
+        "cluster_rule": "k-means; k maximises the mean cosine silhouette over a geometric grid",
+        "silhouettes": {str(k): v for k, v in sorted(clustering.silhouettes.items())},
+        "clusters": ranked,
+    }

@@ -1,0 +1,103 @@
+"""Taking in survey responses: idempotent by source + response id, comments PII-masked before storing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Table, update
+from sqlmodel import Session, col, select
+
+from assistant.db import utcnow, write_lock
+from assistant.events.service import by_source, upsert_insert
+from assistant.events.timeline import day_and_week
+from assistant.surveys.models import SurveyCreate, SurveyResponse, SurveysAccepted
+
+SURVEYS: Table = SurveyResponse.__table__  # type: ignore[attr-defined]
+# The fields a repeated delivery may change; the keys never do.
+VALUES = (
+    "ticket_id",
+    "customer_ref",
+    "csat",
+    "ces",
+    "nps",
+    "comment",
+    "responded_at",
+    "responded_day",
+    "responded_week",
+)
+
+
+def survey_row(survey: SurveyCreate, mask: Callable[[str], str]) -> dict[str, Any]:
+    day, week = day_and_week(survey.responded_at)
+    return {
+        "source": survey.source,
+        "response_id": survey.response_id,
+        "ticket_id": survey.ticket_id,
+        "customer_ref": survey.customer_ref,
+        "csat": survey.csat,
+        "ces": survey.ces,
+        "nps": survey.nps,
+        # A comment is free text like any other: it may carry an e-mail address or a card number.
+        "comment": mask(survey.comment) if survey.comment and survey.comment.strip() else None,
+        "responded_at": survey.responded_at,
+        "responded_day": day,
+        "responded_week": week,
+        "received_at": utcnow(),
+    }
+
+
+def ingest_surveys(session: Session, surveys: Sequence[SurveyCreate], *, mask: Callable[[str], str]) -> SurveysAccepted:
+    """Store new responses and replace changed ones (a customer may change a rating), in one transaction.
+
+    The same response delivered again unchanged is a duplicate and changes nothing.
+    """
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for survey in surveys:  # within one delivery the last copy of a response wins
+        latest[(survey.source, survey.response_id)] = survey_row(survey, mask)
+    with write_lock(session):
+        stored: dict[tuple[str, str], dict[str, Any]] = {}
+        for source, response_ids in by_source(latest):
+            for row in session.execute(
+                select(SurveyResponse.response_id, *(getattr(SurveyResponse, name) for name in VALUES)).where(
+                    SurveyResponse.source == source, col(SurveyResponse.response_id).in_(response_ids)
+                )
+            ).all():
+                stored[(source, row[0])] = dict(zip(VALUES, row[1:], strict=True))
+        fresh = [row for key, row in latest.items() if key not in stored]
+        changed = [
+            row
+            for key, row in latest.items()
+            if key in stored and any(stored[key][name] != row[name] for name in VALUES)
+        ]
+        if fresh:
+            # A concurrent delivery of the same response may have landed since the check: it wins, quietly.
+            session.execute(
+                upsert_insert(session, SURVEYS).on_conflict_do_nothing(index_elements=["source", "response_id"]), fresh
+            )
+        for row in changed:
+            session.execute(
+                update(SURVEYS)
+                .where(SURVEYS.c.source == row["source"], SURVEYS.c.response_id == row["response_id"])
+                .values({name: row[name] for name in (*VALUES, "received_at")})
+            )
+        session.commit()
+    return SurveysAccepted(
+        accepted=len(fresh), updated=len(changed), duplicates=len(surveys) - len(fresh) - len(changed)
+    )
+
+
+def scrub_customer(session: Session, customer_ref: str, tickets: Sequence[tuple[str, str]]) -> int:
+    """For an erasure (in the caller's transaction): the customer's responses, and those on their tickets
+    (``(source, external id)`` pairs), lose their comment and customer reference. The scores stay, without
+    anything that points at a person, so that past survey KPIs do not change."""
+    scrubbed = session.execute(
+        update(SURVEYS).where(SURVEYS.c.customer_ref == customer_ref).values(comment=None, customer_ref=None)
+    ).rowcount
+    for source, ticket_ids in by_source(tickets):
+        scrubbed += session.execute(
+            update(SURVEYS)
+            .where(SURVEYS.c.source == source, SURVEYS.c.ticket_id.in_(ticket_ids))
+            .values(comment=None, customer_ref=None)
+        ).rowcount
+    return int(scrubbed or 0)
