@@ -7,7 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint bench clean
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: setup browser run test lint bench screenshots clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -19,10 +21,18 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# The console's browser tests drive Debian's chromium; installed here when root may use apt-get, else they skip.
+browser:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium for the browser tests (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "no $(CHROMIUM): the browser tests will skip (apt-get install chromium to run them)"; fi; }
+
 run: setup
 	$(BIN)/assistant serve
 
-test: setup
+test: setup browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
@@ -33,6 +43,10 @@ lint: setup
 bench: setup
 	$(BIN)/python -m bench.routing_quality
 	$(BIN)/python -m bench.routing_speed
+
+# Screenshots of the console pages for docs/, taken by the browser tests.
+screenshots: setup browser
+	ASSISTANT_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/test_console_browser.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

@@ -20,9 +20,11 @@ from litestar.static_files import create_static_files_router
 
 from assistant import __version__
 from assistant.assist import routes as assist_routes
+from assistant.auth import routes as auth_routes
 from assistant.auth.guards import require_role
 from assistant.callbacks import routes as callback_routes
 from assistant.cases import routes as case_routes
+from assistant.console import routes as console_routes
 from assistant.customers import routes as customer_routes
 from assistant.dependencies import (
     provide_assist,
@@ -37,9 +39,11 @@ from assistant.dependencies import (
 from assistant.errors import EXCEPTION_HANDLERS, ApiOperation
 from assistant.events import routes as event_routes
 from assistant.faq import routes as faq_routes
+from assistant.insights import routes as insight_routes
 from assistant.kpis import routes as kpi_routes
 from assistant.routing import routes as routing_routes
 from assistant.settings import Settings
+from assistant.surveys import routes as survey_routes
 from assistant.system import routes as system_routes
 from assistant.tickets import routes as ticket_routes
 
@@ -68,7 +72,10 @@ def create_app(settings: Settings | None = None, *, embedder: Any = None) -> Lit
         path="/",
         guards=[require_role],
         route_handlers=[
+            auth_routes.whoami,
             ticket_routes.ticket_webhook,
+            ticket_routes.list_tickets,
+            ticket_routes.open_ticket,
             ticket_routes.get_ticket,
             ticket_routes.reroute_ticket,
             routing_routes.route_text,
@@ -85,7 +92,12 @@ def create_app(settings: Settings | None = None, *, embedder: Any = None) -> Lit
             assist_routes.suggestion_feedback,
             assist_routes.live_suggestions,
             event_routes.events_webhook,
+            survey_routes.surveys_webhook,
             kpi_routes.kpis,
+            kpi_routes.kpi_distribution,
+            insight_routes.self_service_gaps,
+            insight_routes.satisfaction_drivers,
+            insight_routes.deflection_rate,
             kpi_routes.list_schedules,
             kpi_routes.put_schedule,
             kpi_routes.delete_schedule,
@@ -98,7 +110,15 @@ def create_app(settings: Settings | None = None, *, embedder: Any = None) -> Lit
         ],
     )
     app = Litestar(
-        route_handlers=[system_routes.health, system_routes.ready, api, _swagger_assets()],
+        route_handlers=[
+            system_routes.health,
+            system_routes.ready,
+            api,
+            _swagger_assets(),
+            console_routes.console_home,
+            console_routes.console_page,
+            console_routes.console_assets(),
+        ],
         lifespan=[lifespan],
         dependencies={
             "session": Provide(provide_session),

@@ -1,12 +1,14 @@
-"""Command line: ``assistant serve | train | evaluate | import-faq | import-cases | import-events | kpis | keys``."""
+"""Command line: ``assistant serve | train | evaluate | import-faq | import-cases | import-events | import-surveys
+| kpis | insights | keys``."""
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,7 +17,7 @@ from assistant.settings import Settings
 if TYPE_CHECKING:  # heavy imports stay out of the CLI's start-up
     from sqlalchemy import Engine
 
-    from knowledge import Embedder
+    from knowledge import TextEmbedder
 
 
 def _settings(data_dir: Path | None) -> Settings:
@@ -31,11 +33,10 @@ def _database(data_dir: Path | None = None, settings: Settings | None = None) ->
     return engine
 
 
-def _embedder(settings: Settings) -> Embedder:
-    from knowledge import Embedder
-
-    click.echo(f"loading embedding model from {settings.resolved_model_path}", err=True)
-    return Embedder(settings.resolved_model_path, torch_threads=settings.torch_threads)
+def _embedder(settings: Settings) -> TextEmbedder:
+    embedder = settings.embedder()
+    click.echo(f"loading embedding model {embedder.model_name} ({settings.embedding_backend})", err=True)
+    return embedder
 
 
 data_dir_option = click.option(
@@ -195,7 +196,7 @@ def _knowledge_import(kind: str, path: Path, data_dir: Path | None) -> None:
         details = f" {exc.details}" if exc.details else ""
         raise click.ClickException(exc.message + details) from exc
     embedder = _embedder(settings).warm_up()
-    encoder = TextEncoder(model_name=embedder.model_name, encode=embedder.encode)
+    encoder = TextEncoder.of(embedder)
     language = LanguageDetector().warm_up()
     run = import_faq if kind == "faq" else import_cases
     with (
@@ -240,7 +241,7 @@ def import_events_command(data_dir: Path | None, path: Path, batch: int) -> None
     from assistant.db import session_scope, write_lock
     from assistant.errors import InvalidInput
     from assistant.events.importing import read_events
-    from assistant.events.service import recompute_timings, store_events
+    from assistant.events.service import recompute_timings, refresh_statistics, store_events
     from assistant.schedules.service import ScheduleBook
     from knowledge.pii import mask_pii
 
@@ -255,11 +256,14 @@ def import_events_command(data_dir: Path | None, path: Path, batch: int) -> None
                 with write_lock(session):
                     stored, _ = store_events(session, events, mask=mask_pii)
                     session.commit()
+                if not seen:
+                    refresh_statistics(session)
                 accepted, seen = accepted + stored, seen + len(events)
                 # Every ticket read, not only those with new events: a rerun after an interrupted
                 # import must still give the tickets of its first half their timings.
                 tickets |= {(event.source, event.ticket_id) for event in events}
                 bar.update(len(events))
+            refresh_statistics(session)
             # Timings once per ticket at the end, not once per batch that touched it.
             keys = sorted(tickets)
             with tqdm(total=len(keys), unit=" tickets", desc="ticket timings") as timing_bar:
@@ -277,6 +281,36 @@ def import_events_command(data_dir: Path | None, path: Path, batch: int) -> None
 
 
 TIMING_CHUNK = 500
+
+
+@main.command("import-surveys")
+@data_dir_option
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--batch", type=int, default=5_000, show_default=True, help="Responses per transaction.")
+def import_surveys_command(data_dir: Path | None, path: Path, batch: int) -> None:
+    """Import survey responses (CSAT 1–5, CES 1–7, NPS 0–10) from JSON lines or CSV.
+
+    Each response: source, response_id, responded_at (with a time zone), at least one of csat, ces,
+    nps, and optionally ticket_id, customer_ref, comment (PII-masked before storing).
+    """
+    from assistant.db import session_scope
+    from assistant.errors import InvalidInput
+    from assistant.events.importing import read_records
+    from assistant.surveys.models import SurveyCreate
+    from assistant.surveys.service import ingest_surveys
+    from knowledge.pii import mask_pii
+
+    accepted = updated = duplicates = 0
+    try:
+        with session_scope(_database(data_dir)) as session:
+            for surveys in read_records(path, SurveyCreate, noun="response", batch=batch):
+                report = ingest_surveys(session, surveys, mask=mask_pii)
+                accepted, updated = accepted + report.accepted, updated + report.updated
+                duplicates += report.duplicates
+    except InvalidInput as exc:
+        details = f" {exc.details}" if exc.details else ""
+        raise click.ClickException(exc.message + details) from exc
+    click.echo(f"{accepted} responses stored, {updated} replaced, {duplicates} already known")
 
 
 @main.command("kpis")
@@ -311,7 +345,8 @@ def kpis_command(
     hours = "business_hours" if business_hours else "calendar_hours"
     click.echo(f"{report['from']:%Y-%m-%d %H:%M} – {report['to']:%Y-%m-%d %H:%M} UTC, {hours.replace('_', ' ')}")
     header = f"{group_by:24s} {'created':>8s} {'solved':>7s} {'FRT med':>8s} {'FRT p90':>8s} {'1st res med':>11s} "
-    header += f"{'full res med':>12s} {'FCR':>6s} {'reopen':>7s} {'xfer':>6s} {'waiting':>8s}"
+    header += f"{'full res med':>12s} {'FCR':>6s} {'reopen':>7s} {'xfer':>6s} {'waiting':>8s} {'CSAT':>5s} {'CES':>5s} "
+    header += f"{'NPS':>5s} {'surveys':>7s}"
     click.echo(header)
     for group in report["groups"]:
         click.echo(
@@ -320,7 +355,9 @@ def kpis_command(
             f"{_number(group['first_resolution'][hours]['median']):>11s} "
             f"{_number(group['full_resolution'][hours]['median']):>12s} {_share(group['fcr_rate']):>6s} "
             f"{_share(group['reopen_rate']):>7s} {_share(group['transfer_rate']):>6s} "
-            f"{group['awaiting_first_reply']:8d}"
+            f"{group['awaiting_first_reply']:8d} {_share(group['csat_rate']):>5s} "
+            f"{'–' if group['ces_mean'] is None else format(group['ces_mean'], '.1f'):>5s} "
+            f"{'–' if group['nps'] is None else format(group['nps'], '.0f'):>5s} {group['survey_responses']:7d}"
         )
 
 
@@ -340,6 +377,135 @@ def _number(hours: float | None) -> str:
 
 def _share(rate: float | None) -> str:
     return "–" if rate is None else f"{rate:.0%}"
+
+
+@main.group()
+def insights() -> None:
+    """Customer-experience insights: self-service gaps, drivers of satisfaction, deflection."""
+
+
+def _period_options(default_days: int) -> Any:
+    def decorate(command: Any) -> Any:
+        command = click.option("--to", "end", default=None, help="End of the period (exclusive); default now.")(command)
+        return click.option(
+            "--from", "start", default=None, help=f"Start of the period; default {default_days} days before --to."
+        )(command)
+
+    return decorate
+
+
+def _period(start: str | None, end: str | None, default_days: int) -> tuple[datetime, datetime]:
+    until = _moment(end, "--to") if end else datetime.now(UTC)
+    return (_moment(start, "--from") if start else until - timedelta(days=default_days)), until
+
+
+@insights.command("gaps")
+@data_dir_option
+@_period_options(30)
+@click.option("--top", type=int, default=20, show_default=True, help="How many clusters to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
+def insights_gaps(data_dir: Path | None, start: str | None, end: str | None, top: int, as_json: bool) -> None:
+    """Where a new FAQ entry would deflect the most tickets: the period's tickets by topic, least covered first."""
+    from assistant.db import session_scope
+    from assistant.errors import InvalidInput
+    from assistant.indexing.service import TextEncoder
+    from assistant.insights.gaps import gap_report
+
+    settings = _settings(data_dir)
+    period = _period(start, end, 30)
+    embedder = _embedder(settings).warm_up()
+    encoder = TextEncoder.of(embedder)
+    with session_scope(_database(settings=settings)) as session:
+        try:
+            report = gap_report(
+                session,
+                start=period[0],
+                end=period[1],
+                encoder=encoder,
+                top=top,
+                max_tickets=settings.insights_max_tickets,
+                model_text_chars=settings.model_text_chars,
+            )
+        except InvalidInput as exc:
+            raise click.ClickException(exc.message) from exc
+    if as_json:
+        click.echo(json.dumps(report, default=str, indent=2))
+        return
+    click.echo(
+        f"{report['tickets']} tickets ({report['tickets_analysed']} analysed) in {report['clusters_found']} topics; "
+        f"{report['faq_entries']} published FAQ entries"
+    )
+    click.echo(f"{'#':>3s} {'tickets':>7s} {'FAQ cover':>9s} {'score':>7s}  {'department':20s} topic")
+    for cluster in report["clusters"]:
+        click.echo(
+            f"{cluster['rank']:3d} {cluster['size']:7d} {cluster['faq_coverage']:9.2f} {cluster['score']:7.1f}  "
+            f"{str(cluster['department'])[:20]:20s} {', '.join(cluster['terms'])}"
+        )
+        for example in cluster["examples"]:
+            click.echo(f"{'':31s}- {example['text'][:100]}")
+
+
+@insights.command("drivers")
+@data_dir_option
+@_period_options(90)
+@click.option("--target", type=click.Choice(["csat", "ces", "nps"]), default="csat", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
+def insights_drivers(data_dir: Path | None, start: str | None, end: str | None, target: str, as_json: bool) -> None:
+    """What drives satisfaction: each service fact's effect on the score, with its 95% CI, ranked by impact."""
+    from assistant.db import session_scope
+    from assistant.errors import InvalidInput
+    from assistant.insights.drivers import drivers_report
+
+    period = _period(start, end, 90)
+    with session_scope(_database(data_dir)) as session:
+        try:
+            report = drivers_report(session, start=period[0], end=period[1], target=target)
+        except InvalidInput as exc:
+            raise click.ClickException(exc.message) from exc
+    if as_json:
+        click.echo(json.dumps(report, default=str, indent=2))
+        return
+    click.echo(
+        f"{report['responses_used']} of {report['responses']} {target.upper()} responses, mean "
+        f"{report['mean_score']:.2f}, R² {report['r_squared']:.2f} ({report['method']})"
+    )
+    for driver in report["drivers"]:
+        click.echo(f"{driver['rank']:3d}. {driver['summary']}")
+
+
+@insights.command("deflection")
+@data_dir_option
+@_period_options(30)
+@click.option("--group-by", type=click.Choice(["day", "week", "all"]), default="week", show_default=True)
+@click.option("--window-hours", type=float, default=None, help="Overrides ASSISTANT_DEFLECTION_WINDOW_HOURS.")
+def insights_deflection(
+    data_dir: Path | None, start: str | None, end: str | None, group_by: str, window_hours: float | None
+) -> None:
+    """Deflection rate over time: portal searches not followed by a ticket from the same customer."""
+    from assistant.db import session_scope
+    from assistant.errors import InvalidInput
+    from assistant.insights.deflection import deflection_report
+
+    settings = _settings(data_dir)
+    period = _period(start, end, 30)
+    with session_scope(_database(settings=settings)) as session:
+        try:
+            report = deflection_report(
+                session,
+                start=period[0],
+                end=period[1],
+                window_hours=window_hours or settings.deflection_window_hours,
+                group_by=group_by,
+            )
+        except InvalidInput as exc:
+            raise click.ClickException(exc.message) from exc
+    click.echo(f"window {report['window_hours']:g} h")
+    click.echo(f"{group_by:12s} {'searches':>8s} {'judged':>7s} {'pending':>7s} {'deflected':>9s} {'rate':>6s}")
+    for row in [*report["groups"], report["total"]]:
+        click.echo(
+            f"{row['period']:12s} {row['searches']:8d} {row['judged']:7d} {row['pending']:7d} {row['deflected']:9d} "
+            f"{_share(row['deflection_rate']):>6s}"
+        )
 
 
 @main.command("erase-customer")

@@ -7,7 +7,9 @@ from assistant.cases.models import ResolvedCase
 from assistant.events.models import InteractionEvent, TicketTiming
 from assistant.faq.models import FaqEntry
 from assistant.indexing.models import IndexChange
+from assistant.insights.models import PortalSearchLog
 from assistant.schedules.models import BusinessHours
+from assistant.surveys.models import SurveyResponse
 from assistant.tickets.models import RoutingDecision, Ticket, WebhookDelivery
 
 __all__ = [
@@ -18,9 +20,11 @@ __all__ = [
     "IndexChange",
     "InteractionEvent",
     "OutboxDelivery",
+    "PortalSearchLog",
     "ResolvedCase",
     "RoutingDecision",
     "SuggestionFeedback",
+    "SurveyResponse",
     "Ticket",
     "TicketTiming",
     "WebhookDelivery",

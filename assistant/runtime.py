@@ -15,10 +15,13 @@ from assistant.callbacks.service import CallbackWorker
 from assistant.cases.service import CASE_SOURCE
 from assistant.db import make_engine, migrate, session_scope
 from assistant.demo import (
+    DEMO_HISTORY_DAYS,
     DEMO_PLAYBOOKS,
     DEMO_RULES,
     ensure_demo_classifier,
     ensure_demo_credentials,
+    ensure_demo_history,
+    ensure_demo_inbox,
     ensure_demo_knowledge,
 )
 from assistant.errors import ServiceUnavailable
@@ -30,7 +33,7 @@ from assistant.routing.rules import load_rules
 from assistant.schedules.service import ScheduleBook, load_schedules_file
 from assistant.settings import Settings
 from classifiers.language import LanguageDetector
-from knowledge import Embedder, EncoderWorker
+from knowledge import EncoderWorker, TextEmbedder
 from knowledge.encoder_process import EncoderProcess
 
 log = logging.getLogger("assistant")
@@ -76,6 +79,7 @@ class Runtime:
         lines = [
             "",
             f"  Support-desk assistant ready on {base}  (API docs: {base}/schema/swagger)",
+            f"  browser console: {base}/console  (sign in with an agent or admin API key)",
             f"  data directory: {settings.data_dir.resolve()}",
             f"  classifier: {classifiers.current().version if classifiers.loaded else 'none yet'}",
             f"  knowledge: {self.indexes.size('faq')} published FAQ entries, {self.indexes.size('cases')} resolved "
@@ -102,7 +106,7 @@ class Runtime:
         self.engine.dispose()
 
 
-def start_runtime(settings: Settings, *, embedder: Embedder | None = None) -> Runtime:
+def start_runtime(settings: Settings, *, embedder: TextEmbedder | None = None) -> Runtime:
     """``embedder``: a loaded model to encode with in this process (tests share one); by default the
     model runs in a child process of its own (see ``knowledge.encoder_process``)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -113,27 +117,27 @@ def start_runtime(settings: Settings, *, embedder: Embedder | None = None) -> Ru
     credentials: dict[str, str] = {}
     rules_path = settings.routing_rules_path
     playbooks_path = settings.playbooks_path
+    configured = embedder or settings.embedder()
     if settings.demo:
-        # An Embedder loads its weights on first use: here only when the demo has to be trained.
-        trainer = embedder or Embedder(settings.resolved_model_path, torch_threads=settings.torch_threads)
-        if ensure_demo_classifier(embedder=trainer, classifier_dir=settings.classifier_dir):
-            log.info("trained the demo classifier into %s", settings.classifier_dir)
+        # An embedder loads its weights on first use: here only when the demo has to be trained.
+        if ensure_demo_classifier(embedder=configured, classifier_dir=settings.classifier_dir):
+            log.info("trained the demo classifier into %s with %s", settings.classifier_dir, configured.model_name)
         credentials = ensure_demo_credentials(engine=engine, data_dir=settings.data_dir)
         secrets.setdefault(credentials["webhook_source"], credentials["webhook_secret"])
         rules_path = rules_path or DEMO_RULES
 
     encoder_process = None
-    if embedder is not None:
-        encode, dimension, model_name = embedder.warm_up().encode, embedder.dimension, embedder.model_name
-    elif not settings.encoder_process:
-        local = Embedder(settings.resolved_model_path, torch_threads=settings.torch_threads).warm_up()
-        encode, dimension, model_name = local.encode, local.dimension, local.model_name
+    model_name, passage_marker = configured.model_name, configured.passage_marker
+    if embedder is not None or not settings.encoder_process:
+        local = configured.warm_up()
+        encode, dimension = local.encode, local.dimension
     else:
-        encoder_process = EncoderProcess(settings.resolved_model_path, torch_threads=settings.torch_threads).start()
+        encoder_process = EncoderProcess(
+            settings.embedding_backend, settings.embedding_model_path, threads=settings.torch_threads
+        ).start()
         encode, dimension = encoder_process.encode, encoder_process.dimension
-        model_name = Embedder(settings.resolved_model_path).model_name
     encoder = EncoderWorker(encode, max_batch=settings.encoder_max_batch, max_wait_ms=settings.encoder_max_wait_ms)
-    classifiers = ClassifierStore(settings.classifier_dir)
+    classifiers = ClassifierStore(settings.classifier_dir, model_name=model_name)
     try:
         classifiers.current()
     except ServiceUnavailable as exc:
@@ -148,7 +152,7 @@ def start_runtime(settings: Settings, *, embedder: Embedder | None = None) -> Ru
         out_of_scope_threshold=settings.out_of_scope_threshold,
         model_text_chars=settings.model_text_chars,
     )
-    text_encoder = TextEncoder(model_name=model_name, encode=encoder.encode)
+    text_encoder = TextEncoder(model_name=model_name, encode=encoder.encode, passage_marker=passage_marker)
     if settings.demo:
         if ensure_demo_knowledge(engine=engine, encoder=text_encoder, language_of=language.detect):
             log.info("imported the demo FAQ and resolved cases")
@@ -159,7 +163,7 @@ def start_runtime(settings: Settings, *, embedder: Embedder | None = None) -> Ru
         directory=settings.index_dir,
         model_name=text_encoder.model_name,
         dimension=dimension,
-        embed=encoder.encode,
+        embed=text_encoder.passages,
         approximate_threshold=settings.index_approximate_threshold,
     ).open()
     assist = AssistEngine(
@@ -171,12 +175,17 @@ def start_runtime(settings: Settings, *, embedder: Embedder | None = None) -> Ru
         min_score=settings.faq_min_score,
         model_text_chars=settings.model_text_chars,
         rate_limiter=RateLimiter(per_minute=settings.portal_searches_per_minute),
+        language_of=language.detect,
     )
     schedule_book = ScheduleBook(engine)
     if settings.business_hours_path is not None:
         with session_scope(engine) as session:
             loaded = load_schedules_file(session, settings.business_hours_path)
         log.info("business hours for %s from %s", ", ".join(loaded), settings.business_hours_path)
+    if settings.demo and (stored := ensure_demo_history(engine=engine, schedules=schedule_book)):
+        log.info("loaded %d demo interaction events (the last %d days)", stored, DEMO_HISTORY_DAYS)
+    if settings.demo and (added := ensure_demo_inbox(engine=engine, routing=routing)):
+        log.info("routed %d demo tickets into the agent desk's queue", added)
     callback_worker = None
     if settings.callback_worker:
         callback_worker = CallbackWorker(

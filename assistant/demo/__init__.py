@@ -6,6 +6,7 @@ import json
 import os
 import secrets
 import tempfile
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -13,33 +14,50 @@ from sqlmodel import select
 
 from assistant.auth.models import Role
 from assistant.auth.service import authenticate, create_api_key
-from assistant.db import session_scope
+from assistant.db import session_scope, utcnow
 from assistant.faq.service import LanguageOf
 from assistant.indexing.service import TextEncoder
+from assistant.routing.engine import RoutingEngine
+from assistant.schedules.models import DEFAULT_DEPARTMENT, BusinessHours
+from assistant.schedules.service import ScheduleBook
 from assistant.training.service import LabelledTexts, read_labelled_csv, train_classifier
 from classifiers import TicketClassifier, load_taxonomy
-from knowledge import Embedder
+from knowledge import TextEmbedder
 
 DEMO_DIR = Path(__file__).parent
 DEMO_TICKETS = DEMO_DIR / "tickets.csv"
+DEMO_TICKETS_GERMAN = DEMO_DIR / "tickets_de.csv"
 DEMO_TAXONOMY = DEMO_DIR / "departments.json"
 DEMO_RULES = DEMO_DIR / "routing_rules.json"
 DEMO_FAQ = DEMO_DIR / "faq.json"
 DEMO_CASES = DEMO_DIR / "resolved_cases.jsonl"
 DEMO_PLAYBOOKS = DEMO_DIR / "playbooks.json"
+DEMO_INBOX = DEMO_DIR / "inbox.json"
 DEMO_SOURCE = "demo"
 CREDENTIALS_FILE = "demo-credentials.json"
 
 
 def demo_training_data() -> LabelledTexts:
-    data = read_labelled_csv(DEMO_TICKETS, text_column="text", label_column="intent")
-    return LabelledTexts(data.texts, data.labels, load_taxonomy(DEMO_TAXONOMY))
+    """The English tickets and their German half: one desk, customers writing in either language."""
+    texts: list[str] = []
+    labels: list[str] = []
+    for path in (DEMO_TICKETS, DEMO_TICKETS_GERMAN):
+        if path.is_file():
+            data = read_labelled_csv(path, text_column="text", label_column="intent")
+            texts += data.texts
+            labels += data.labels
+    return LabelledTexts(texts, labels, load_taxonomy(DEMO_TAXONOMY))
 
 
-def ensure_demo_classifier(*, embedder: Embedder, classifier_dir: Path) -> bool:
-    """Train the demo classifier when none exists; True when it trained one."""
+def ensure_demo_classifier(*, embedder: TextEmbedder, classifier_dir: Path) -> bool:
+    """Train the demo classifier when none exists, or when the one there was trained over another embedding
+    model (its features would mean nothing now); True when it trained one."""
     if TicketClassifier.exists(classifier_dir):
-        return False
+        try:
+            if TicketClassifier.load(classifier_dir).model_name == embedder.model_name:
+                return False
+        except Exception:
+            pass
     train_classifier(embedder=embedder, data=demo_training_data(), out_dir=classifier_dir, holdout=0.2)
     return True
 
@@ -80,3 +98,81 @@ def ensure_demo_knowledge(*, engine: Engine, encoder: TextEncoder, language_of: 
         import_faq(session, read_faq_file(DEMO_FAQ), encoder=encoder, language_of=language_of)
         import_cases(session, read_cases_file(DEMO_CASES), encoder=encoder, language_of=language_of)
     return True
+
+
+DEMO_DESK_SOURCE = "demo-desk"
+DEMO_HISTORY_TICKETS = 3_000
+DEMO_HISTORY_DAYS = 56
+# The demo desk keeps office hours in Berlin, so business and calendar hours tell different stories.
+DEMO_BUSINESS_HOURS = {
+    "timezone": "Europe/Berlin",
+    "hours": {day: ["08:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")},
+    "holidays": [],
+}
+
+
+def ensure_demo_history(*, engine: Engine, schedules: ScheduleBook) -> int:
+    """Eight weeks of the demo desk's interaction events up to now, when no events exist: the KPI dashboard has
+    something to show on first start. Returns the number of events stored."""
+    from assistant.demo.history import event_fields, generate
+    from assistant.events.models import EventCreate, InteractionEvent
+    from assistant.events.service import recompute_timings, store_events
+    from assistant.schedules.service import put_schedule
+
+    with session_scope(engine) as session:
+        if session.exec(select(InteractionEvent.id).limit(1)).first() is not None:
+            return 0
+        if not session.exec(select(BusinessHours.department).limit(1)).first():
+            put_schedule(session, DEFAULT_DEPARTMENT, DEMO_BUSINESS_HOURS)
+            schedules.invalidate()
+        now = utcnow()
+        start = (now - timedelta(days=DEMO_HISTORY_DAYS)).replace(hour=0, minute=0, second=0, microsecond=0)
+        departments = sorted(set(load_taxonomy(DEMO_TAXONOMY).values()))
+        history = generate(
+            DEMO_HISTORY_TICKETS,
+            seed=11,
+            start=start,
+            end=now,
+            holidays=(),
+            departments={name: 1.0 for name in departments},
+        )
+        events = [
+            EventCreate(
+                source=DEMO_DESK_SOURCE,
+                event_id=event_id,
+                ticket_id=ticket_id,
+                kind=kind,
+                occurred_at=datetime.fromisoformat(stamp),
+                actor_type=actor_type,
+                actor_id=actor_id,
+                channel=channel,
+                department=department,
+            )
+            for event_id, ticket_id, kind, stamp, actor_type, actor_id, channel, department in event_fields(history)
+        ]
+        stored, tickets = store_events(session, events, mask=lambda text: text)
+        recompute_timings(session, tickets, schedules=schedules)
+        session.commit()
+    return stored
+
+
+def ensure_demo_inbox(*, engine: Engine, routing: RoutingEngine) -> int:
+    """A dozen new tickets waiting in the agent desk's queue, routed as if the demo webhook had delivered them,
+    when the service holds no tickets yet. Returns how many it added."""
+    from assistant.tickets.models import Ticket, TicketCreate
+    from assistant.tickets.service import ingest_ticket
+
+    with session_scope(engine) as session:
+        if session.exec(select(Ticket.id).limit(1)).first() is not None:
+            return 0
+        now = utcnow()
+        inbox = json.loads(DEMO_INBOX.read_text(encoding="utf-8"))
+        for item in sorted(inbox, key=lambda entry: -entry["minutes_ago"]):
+            payload = TicketCreate(
+                source=DEMO_SOURCE,
+                event_id="created",
+                created_at=now - timedelta(minutes=item["minutes_ago"]),
+                **{name: value for name, value in item.items() if name != "minutes_ago"},
+            )
+            ingest_ticket(session, engine=routing, payload=payload)
+    return len(inbox)

@@ -33,6 +33,8 @@ def ready(state: State) -> Response[dict[str, Any]]:
     body: dict[str, Any] = {"status": "ready" if ok else "not_ready", "checks": checks}
     if routing.classifiers.loaded:
         body["model_version"] = routing.classifiers.current().version
+    else:
+        body["classifier_problem"] = routing.classifiers.problem
     indexes = state.indexes
     body["knowledge"] = {
         "revision": indexes.revision,
