@@ -19,8 +19,8 @@ from assistant.app import create_app
 from assistant.security import verify_signature
 from assistant.settings import Settings
 from knowledge import Embedder
-from tests.support import post_ticket, ticket_payload
 from tests.servers import free_port
+from tests.support import post_ticket, ticket_payload
 
 Headers = dict[str, str]
 

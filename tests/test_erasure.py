@@ -64,6 +64,36 @@ def test_erasure_leaves_nothing_findable(
         client.post("/v1/webhooks/events", content=body, headers=signed_headers(WEBHOOK_SECRET, body)).status_code
         == 201
     )
+    surveys = [
+        # Their own response (by reference) and one on their ticket without a reference; both carry text.
+        {
+            "source": WEBHOOK_SOURCE,
+            "response_id": "erase-s1",
+            "responded_at": "2026-11-17T09:00:00Z",
+            "csat": 2,
+            "customer_ref": "cust-erase-me",
+            "comment": f"{MARKER} still broken",
+        },
+        {
+            "source": WEBHOOK_SOURCE,
+            "response_id": "erase-s2",
+            "responded_at": "2026-11-17T10:00:00Z",
+            "csat": 4,
+            "ticket_id": "ERASE-1",
+            "comment": f"{MARKER} fine now",
+        },
+    ]
+    body = json.dumps({"surveys": surveys}).encode()
+    assert (
+        client.post("/v1/webhooks/surveys", content=body, headers=signed_headers(WEBHOOK_SECRET, body)).status_code
+        == 201
+    )
+    portal = make_key("portal")
+    searched = client.get(
+        "/v1/faq/search", params={"q": f"{MARKER} blender", "customer_ref": "cust-erase-me"}, headers=portal
+    )
+    assert searched.status_code == 200
+    csat_before = survey_kpis(client, admin)
     before = client.post("/v1/suggestions", json={"text": f"{MARKER} blender broken"}, headers=agent).json()
     assert MARKER in json.dumps(before["cases"])
 
@@ -74,6 +104,8 @@ def test_erasure_leaves_nothing_findable(
         "tickets": 2,
         "resolved_cases": 1,
         "events_scrubbed": 2,
+        "survey_responses_scrubbed": 2,
+        "portal_searches_scrubbed": 1,
     }
 
     for ticket_id in ids:
@@ -82,6 +114,9 @@ def test_erasure_leaves_nothing_findable(
     assert MARKER not in json.dumps(after) and "erin." not in json.dumps(after)
     assert [c["id"] for c in after["cases"]] != [] and all(c["id"] != solved.json()["id"] for c in after["cases"])
     assert client.get(f"/v1/tickets/{kept_id}", headers=agent).status_code == 200
+    # Survey scores stay, so past CSAT does not move.
+    csat_after = survey_kpis(client, admin)
+    assert csat_after == csat_before and csat_before["survey_responses"] == 2
 
     # No text column of any table holds the marker, the e-mail or the customer reference any more.
     engine = make_engine(settings.resolved_database_url)
@@ -105,6 +140,14 @@ def test_erasure_leaves_nothing_findable(
     again = client.delete("/v1/customers/cust-erase-me", headers=admin).json()
     assert again["tickets"] == 0 and again["resolved_cases"] == 0
     assert client.delete("/v1/customers/cust-erase-me", headers=agent).status_code == 403
+
+
+def survey_kpis(client: TestClient[Any], headers: Headers) -> dict[str, Any]:
+    period = {"from": "2026-11-01T00:00:00Z", "to": "2026-12-01T00:00:00Z", "group_by": "all"}
+    response = client.get("/v1/kpis", params=period, headers=headers)
+    assert response.status_code == 200, response.text
+    names = ("survey_responses", "csat_responses", "csat_rate")
+    return {name: response.json()["groups"][0][name] for name in names}
 
 
 def test_logs_are_masked(caplog: Any) -> None:

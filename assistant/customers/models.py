@@ -10,3 +10,5 @@ class ErasureReport(SQLModel):
     tickets: int
     resolved_cases: int
     events_scrubbed: int
+    survey_responses_scrubbed: int = 0
+    portal_searches_scrubbed: int = 0

@@ -12,6 +12,8 @@ from assistant.errors import InvalidInput
 from assistant.events.models import InteractionEvent
 from assistant.indexing.models import ChangeOp, Collection
 from assistant.indexing.service import record_change
+from assistant.insights.deflection import scrub_customer_searches
+from assistant.surveys.service import scrub_customer as scrub_customer_surveys
 from assistant.tickets.models import Ticket
 
 CHUNK = 500
@@ -19,10 +21,11 @@ CHUNK = 500
 
 def erase_customer(session: Session, customer_ref: str) -> ErasureReport:
     """Delete the customer's tickets (with their decisions, deliveries and feedback), resolved cases and
-    their index entries, and strip the free text of the events of those tickets; in one transaction.
+    their index entries, and strip the free text of the events of those tickets, of their survey responses and
+    of their portal searches; in one transaction.
 
-    The events themselves stay, without text: they hold no customer data once scrubbed, and removing
-    them would silently change the support KPIs of the past.
+    Events, survey scores and searches themselves stay, without text or reference: they hold no customer data
+    once scrubbed, and removing them would silently change the support and survey KPIs of the past.
     """
     if "\x00" in customer_ref:
         raise InvalidInput("A customer reference may not contain NUL characters.", code="validation_error")
@@ -62,9 +65,16 @@ def erase_customer(session: Session, customer_ref: str) -> ErasureReport:
             chunk_ids = case_ids[start : start + CHUNK]
             session.execute(delete(ResolvedCase).where(col(ResolvedCase.id).in_(chunk_ids)))
         record_change(session, Collection.cases.value, [i for i in case_ids if i is not None], ChangeOp.delete)
+        surveys = scrub_customer_surveys(session, customer_ref, keys)
+        searches = scrub_customer_searches(session, customer_ref)
         for start in range(0, len(ticket_ids), CHUNK):
             session.execute(delete(Ticket).where(col(Ticket.id).in_(ticket_ids[start : start + CHUNK])))
         session.commit()
     return ErasureReport(
-        customer_ref=customer_ref, tickets=len(ticket_ids), resolved_cases=len(case_ids), events_scrubbed=scrubbed
+        customer_ref=customer_ref,
+        tickets=len(ticket_ids),
+        resolved_cases=len(case_ids),
+        events_scrubbed=scrubbed,
+        survey_responses_scrubbed=surveys,
+        portal_searches_scrubbed=searches,
     )
