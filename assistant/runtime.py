@@ -23,6 +23,7 @@ from assistant.demo import (
     ensure_demo_history,
     ensure_demo_inbox,
     ensure_demo_knowledge,
+    ensure_demo_surveys,
 )
 from assistant.errors import ServiceUnavailable
 from assistant.faq.search import PortalSearch
@@ -184,6 +185,8 @@ def start_runtime(settings: Settings, *, embedder: TextEmbedder | None = None) -
         log.info("business hours for %s from %s", ", ".join(loaded), settings.business_hours_path)
     if settings.demo and (stored := ensure_demo_history(engine=engine, schedules=schedule_book)):
         log.info("loaded %d demo interaction events (the last %d days)", stored, DEMO_HISTORY_DAYS)
+    if settings.demo and (answered := ensure_demo_surveys(engine=engine)):
+        log.info("loaded %d demo survey responses", answered)
     if settings.demo and (added := ensure_demo_inbox(engine=engine, routing=routing)):
         log.info("routed %d demo tickets into the agent desk's queue", added)
     callback_worker = None

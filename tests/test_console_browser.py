@@ -229,6 +229,55 @@ def test_knowledge_admin_and_what_the_portal_answers(page: Any, console: tuple[s
     expect(page.locator("#portal-results")).not_to_contain_text("Can I collect my order from a parcel locker?")
 
 
+def test_insights_show_satisfaction_its_drivers_and_the_gaps(
+    page: Any, console: tuple[str, str], portal_key: str, shots: Path
+) -> None:
+    base, key = console
+    auth = {"Authorization": f"Bearer {key}"}
+    searched = httpx.get(
+        f"{base}/v1/faq/search",
+        params={"q": "how long does a refund take", "customer_ref": "cust-browser"},
+        headers={"Authorization": f"Bearer {portal_key}"},
+    )
+    assert searched.status_code == 200
+    sign_in(page, key, "/console/insights")
+    page.wait_for_selector("#drivers tbody tr")
+    page.wait_for_selector("#gaps tbody tr")
+
+    # The tiles and the drivers say what the API says for the same period.
+    today = datetime.now(UTC).date()
+    period = {
+        "from": f"{today - timedelta(days=55)}T00:00:00Z",
+        "to": f"{today + timedelta(days=1)}T00:00:00Z",
+    }
+    overall = httpx.get(f"{base}/v1/kpis", params={**period, "group_by": "all"}, headers=auth).json()["groups"][0]
+    assert overall["csat_responses"] >= 100  # the demo's survey answers
+    assert page.inner_text("[data-kpi=csat] .value") == f"{overall['csat_rate'] * 100:.1f} %"
+    assert int(page.inner_text("[data-kpi=searches] .value")) >= 1
+    drivers = httpx.get(f"{base}/v1/insights/drivers", params={**period, "target": "csat"}, headers=auth).json()
+    shown = page.locator("#drivers tbody tr")
+    assert shown.count() == len(drivers["drivers"])
+    assert shown.first.locator("th").inner_text() == drivers["drivers"][0]["summary"]
+    # The demo's answers favour first contact resolution: the page finds it as a clear, positive driver.
+    fcr = page.locator("#drivers tr[data-driver=fcr]")
+    assert fcr.locator("td").nth(1).inner_text().startswith("+") and fcr.locator("td").nth(3).inner_text() == "yes"
+    assert page.locator("#chart-csat svg").count() == 1 and page.locator("#chart-deflection svg").count() == 1
+    page.screenshot(path=str(shots / "insights.png"), full_page=True)
+
+    # NPS instead of CSAT: the drivers follow.
+    page.select_option("#insights-target", "nps")
+    expect(page.locator("#drivers p.meta").first).to_contain_text("NPS answers")
+
+    # A gap's typical ticket starts a new FAQ entry on the knowledge page.
+    top = page.locator("#gaps tbody tr").first
+    top.locator("summary").click()
+    example = top.locator("li a").first.inner_text()
+    top.get_by_role("link", name="Draft an FAQ entry for topic 1").click()
+    page.wait_for_url("**/console/knowledge?draft=**")
+    expect(page.locator("#faq-question")).to_have_value(example)
+    expect(page.locator("#faq-editor-title")).to_have_text("New entry")
+
+
 def test_keyboard_labels_and_contrast_on_every_page(page: Any, console: tuple[str, str]) -> None:
     _, key = console
     sign_in(page, key)
@@ -236,6 +285,7 @@ def test_keyboard_labels_and_contrast_on_every_page(page: Any, console: tuple[st
         ("/console/agent", "#queue-list li"),
         ("/console/kpis", "#chart-fcr svg"),
         ("/console/knowledge", "#faq-list tbody tr"),
+        ("/console/insights", "#gaps tbody tr"),
     ]:
         page.goto(path)
         page.wait_for_selector(ready)

@@ -23,6 +23,7 @@ PAGES = {
     "agent": ("agent.html", "Agent desk"),
     "kpis": ("kpis.html", "KPI dashboard"),
     "knowledge": ("knowledge.html", "Knowledge"),
+    "insights": ("insights.html", "Customer insights"),
 }
 # The pages load nothing from elsewhere: no CDN, no inline script.
 CONTENT_SECURITY_POLICY = (

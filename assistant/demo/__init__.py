@@ -156,6 +156,60 @@ def ensure_demo_history(*, engine: Engine, schedules: ScheduleBook) -> int:
     return stored
 
 
+DEMO_SURVEY_RESPONSE_RATE = 0.3
+
+
+def ensure_demo_surveys(*, engine: Engine) -> int:
+    """Survey answers to about a third of the demo desk's solved tickets, when none exist: the insights page has
+    satisfaction to show and to explain. Scores follow the ticket's service (first contact resolution helps,
+    transfers, reopens and waiting hurt) plus noise, as customers' answers do. Returns how many it stored."""
+    import numpy as np
+
+    from assistant.events.models import TicketTiming
+    from assistant.surveys.models import SurveyCreate, SurveyResponse
+    from assistant.surveys.service import ingest_surveys
+
+    with session_scope(engine) as session:
+        if session.exec(select(SurveyResponse.id).limit(1)).first() is not None:
+            return 0
+        solved = session.exec(
+            select(TicketTiming)
+            .where(TicketTiming.source == DEMO_DESK_SOURCE, TicketTiming.solved)
+            .order_by(TicketTiming.id)  # type: ignore[arg-type]
+        ).all()
+        rng = np.random.default_rng(5)
+        now = utcnow()
+        surveys = []
+        for timing in solved:
+            if timing.last_solved_at is None or rng.random() >= DEMO_SURVEY_RESPONSE_RATE:
+                continue
+            answered = timing.last_solved_at + timedelta(hours=float(rng.lognormal(np.log(4.0), 1.0)))
+            if answered > now:
+                continue
+            service = (
+                0.8 * bool(timing.fcr)
+                - 0.6 * (timing.transfers > 0)
+                - 0.4 * (timing.reopens > 0)
+                - 0.04 * (timing.frt_business_seconds or 0.0) / 3600
+                - 0.01 * (timing.full_resolution_business_seconds or 0.0) / 3600
+                + 0.15 * (timing.channel == "chat")
+            )
+            surveys.append(
+                SurveyCreate(
+                    source=DEMO_DESK_SOURCE,
+                    response_id=f"survey-{timing.ticket_id}",
+                    ticket_id=timing.ticket_id,
+                    csat=int(np.clip(round(3.7 + service + rng.normal(0, 0.7)), 1, 5)),
+                    ces=int(np.clip(round(5.0 + service + rng.normal(0, 0.9)), 1, 7)),
+                    nps=int(np.clip(round(7.2 + 1.5 * service + rng.normal(0, 1.5)), 0, 10)),
+                    responded_at=answered,
+                )
+            )
+        ingest_surveys(session, surveys, mask=lambda text: text)
+        session.commit()
+    return len(surveys)
+
+
 def ensure_demo_inbox(*, engine: Engine, routing: RoutingEngine) -> int:
     """A dozen new tickets waiting in the agent desk's queue, routed as if the demo webhook had delivered them,
     when the service holds no tickets yet. Returns how many it added."""

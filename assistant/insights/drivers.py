@@ -169,7 +169,12 @@ def _sentence(phrase: str, effect: float, low: float, high: float, name: str) ->
     if not (low > 0 or high < 0):
         verb = "changes" if abs(effect) < 1e-9 else f"{verb} (not significantly)"
     first, second = sorted((abs(low), abs(high))) if low * high > 0 else (low, high)
-    return f"{phrase[0].upper()}{phrase[1:]} {verb} {name} by {abs(effect):.2f} points, 95% CI {first:.2f}–{second:.2f}"
+    # Per-hour effects are small: two decimals would print "0.01, 95% CI 0.01–0.01".
+    digits = 2 if abs(effect) >= 0.095 else 3
+    return (
+        f"{phrase[0].upper()}{phrase[1:]} {verb} {name} by {abs(effect):.{digits}f} points, "
+        f"95% CI {first:.{digits}f}–{second:.{digits}f}"
+    )
 
 
 def _too_few(name: str, usable: int, needed: int, total: int, *, coefficients: int | None = None) -> InvalidInput:

@@ -109,5 +109,8 @@ $("portal-form").addEventListener("submit", async (event) => {
   }
 });
 
-edit(null, false);
+// The insights page links a self-service gap here with a question to start the new entry from.
+const draft = new URLSearchParams(location.search).get("draft");
+edit(null, Boolean(draft));
+if (draft) $("faq-question").value = draft;
 loadEntries();
