@@ -1,7 +1,7 @@
 """Schema fuzzing: every HTTP route, driven by the service's own OpenAPI schema (schemathesis + Hypothesis).
 
 Each operation gets a bounded number of generated requests, schema-valid ones and schema-violating ones, sent
-through the real app (with an admin key; the two webhooks signed with their source's secret). Every response must be
+through the real app (with an admin key; the webhooks signed with their source's secret). Every response must be
 no 5xx and conform to the schema: its body (for the status codes the schema documents), content type and headers.
 The service's other 4xx (401, 404, 409, 413, ...) are its documented ``{"error": ...}`` shapes and are not in the
 schema, so status-code conformance is not asked for.
@@ -36,6 +36,7 @@ from schemathesis.specs.openapi.checks import (
 
 from assistant.events.models import EventCreate
 from assistant.security import signed_headers
+from assistant.surveys.models import SurveyCreate
 from assistant.tickets.models import TicketCreate
 from tests.support import WEBHOOK_SECRET, WEBHOOK_SOURCE, post_ticket, ticket_payload
 
@@ -44,7 +45,12 @@ EXAMPLES = int(os.environ.get("ASSISTANT_FUZZ_EXAMPLES", "15"))
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance, response_headers_conformance]
 # The webhooks read their raw body (the signature is checked before the body is parsed), so the schema names no
 # request body for them; their bodies are generated from the models they are parsed with.
-WEBHOOK_MODELS: dict[str, type[BaseModel]] = {"/v1/webhooks/tickets": TicketCreate, "/v1/webhooks/events": EventCreate}
+WEBHOOK_MODELS: dict[str, type[BaseModel]] = {
+    "/v1/webhooks/tickets": TicketCreate,
+    "/v1/webhooks/events": EventCreate,
+    "/v1/webhooks/surveys": SurveyCreate,
+}
+BATCH_KEYS = {"/v1/webhooks/events": "events", "/v1/webhooks/surveys": "surveys"}
 
 
 def test_every_route_survives_schema_fuzzing(
@@ -144,8 +150,9 @@ def send(client: TestClient[Any], case: Case, auth: dict[str, str], *, keep_sour
 
 def with_source(body: dict[str, Any]) -> dict[str, Any]:
     body = {**body, "source": WEBHOOK_SOURCE}
-    if isinstance(body.get("events"), list):
-        body["events"] = [{**e, "source": WEBHOOK_SOURCE} if isinstance(e, dict) else e for e in body["events"]]
+    for key in BATCH_KEYS.values():
+        if isinstance(body.get(key), list):
+            body[key] = [{**e, "source": WEBHOOK_SOURCE} if isinstance(e, dict) else e for e in body[key]]
     return body
 
 
@@ -159,10 +166,11 @@ def describe_webhook_bodies(raw_schema: dict[str, Any]) -> None:
         body = model.model_json_schema(ref_template="#/components/schemas/{model}")
         for name, definition in body.pop("$defs", {}).items():
             components.setdefault(name, definition)
-        if model is EventCreate:  # one event, or a batch under "events"
+        if path in BATCH_KEYS:  # one item, or a batch under its key
+            key = BATCH_KEYS[path]
             batch = {"type": "array", "items": body, "minItems": 1, "maxItems": 3}
-            envelope = {"type": "object", "properties": {"source": {"type": "string"}, "events": batch}}
-            body = {"anyOf": [body, {**envelope, "required": ["events"]}]}
+            envelope = {"type": "object", "properties": {"source": {"type": "string"}, key: batch}}
+            body = {"anyOf": [body, {**envelope, "required": [key]}]}
         operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
 
 
