@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import field_validator
@@ -10,9 +10,7 @@ from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from assistant.db import UTCDateTime, utcnow
-from assistant.tickets.models import SOURCE_NAME, Channel, reject_nul
-
-EARLIEST_EVENT = datetime(1970, 1, 1, tzinfo=UTC)
+from assistant.tickets.models import Channel, check_source_name, reject_nul, utc_moment
 
 
 class EventKind(StrEnum):
@@ -73,23 +71,12 @@ class EventCreate(SQLModel):
     @field_validator("source")
     @classmethod
     def _source_name(cls, value: str) -> str:
-        if not SOURCE_NAME.fullmatch(value):
-            raise ValueError("source may hold only letters, digits, '_', '.' and '-'")
-        return value
+        return check_source_name(value)
 
     @field_validator("occurred_at")
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("occurred_at needs a time zone, e.g. 2026-11-23T09:30:00+01:00")
-        try:
-            value = value.astimezone(UTC)
-        except OverflowError:
-            raise ValueError("occurred_at is outside the range of dates this service stores") from None
-        # Durations are measured between events: a date from a broken clock would poison a ticket's figures.
-        if not EARLIEST_EVENT <= value <= datetime.now(UTC) + timedelta(days=1):
-            raise ValueError("occurred_at must lie between 1970 and tomorrow")
-        return value
+        return utc_moment(value, "occurred_at", bounded=True)
 
     @field_validator("event_id", "ticket_id", "actor_id", "department", "text")
     @classmethod

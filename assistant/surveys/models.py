@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from pydantic import field_validator, model_validator
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from assistant.db import UTCDateTime, utcnow
-from assistant.tickets.models import SOURCE_NAME, reject_nul
+from assistant.tickets.models import check_source_name, reject_nul, utc_moment
 
-EARLIEST_RESPONSE = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_COMMENT_CHARS = 5_000
 # The usual scales: CSAT 1–5 (4–5 satisfied), CES 1–7 (higher: easier), NPS 0–10 (9–10 promoters, 0–6 detractors).
 CSAT_RANGE = (1, 5)
@@ -59,22 +58,12 @@ class SurveyCreate(SQLModel):
     @field_validator("source")
     @classmethod
     def _source_name(cls, value: str) -> str:
-        if not SOURCE_NAME.fullmatch(value):
-            raise ValueError("source may hold only letters, digits, '_', '.' and '-'")
-        return value
+        return check_source_name(value)
 
     @field_validator("responded_at")
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("responded_at needs a time zone, e.g. 2026-11-23T09:30:00+01:00")
-        try:
-            value = value.astimezone(UTC)
-        except OverflowError:
-            raise ValueError("responded_at is outside the range of dates this service stores") from None
-        if not EARLIEST_RESPONSE <= value <= datetime.now(UTC) + timedelta(days=1):
-            raise ValueError("responded_at must lie between 1970 and tomorrow")
-        return value
+        return utc_moment(value, "responded_at", bounded=True)
 
     @field_validator("response_id", "ticket_id", "customer_ref", "comment")
     @classmethod

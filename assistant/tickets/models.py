@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -14,12 +14,33 @@ from sqlmodel import Field, SQLModel
 from assistant.db import UTCDateTime, utcnow
 
 SOURCE_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+EARLIEST_MOMENT = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def reject_nul(value: str | None) -> str | None:
     # PostgreSQL cannot store NUL in text; no help-desk text needs one.
     if value is not None and "\x00" in value:
         raise ValueError("text may not contain NUL characters")
+    return value
+
+
+def check_source_name(value: str) -> str:
+    if not SOURCE_NAME.fullmatch(value):
+        raise ValueError("source may hold only letters, digits, '_', '.' and '-'")
+    return value
+
+
+def utc_moment(value: datetime, name: str, *, bounded: bool = False) -> datetime:
+    """An aware time in UTC. ``bounded``: between 1970 and tomorrow, for times that durations are measured
+    from, where a date from a broken clock would poison the figures."""
+    if value.tzinfo is None:
+        raise ValueError(f"{name} needs a time zone, e.g. 2026-11-23T09:30:00+01:00")
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{name} is outside the range of dates this service stores") from None
+    if bounded and not EARLIEST_MOMENT <= value <= datetime.now(UTC) + timedelta(days=1):
+        raise ValueError(f"{name} must lie between 1970 and tomorrow")
     return value
 
 
@@ -73,21 +94,12 @@ class TicketCreate(TicketBase):
     @field_validator("source")
     @classmethod
     def _source_name(cls, value: str) -> str:
-        if not SOURCE_NAME.fullmatch(value):
-            raise ValueError("source may hold only letters, digits, '_', '.' and '-'")
-        return value
+        return check_source_name(value)
 
     @field_validator("created_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("created_at needs a time zone, e.g. 2026-11-23T09:30:00Z")
-        try:
-            return value.astimezone(UTC)
-        except OverflowError:
-            raise ValueError("created_at is outside the range of dates this service stores") from None
+        return None if value is None else utc_moment(value, "created_at")
 
     @field_validator("source", "external_id", "event_id", "subject", "body", "customer_ref", "customer_tier")
     @classmethod
