@@ -94,6 +94,10 @@ def test_the_gap_report_puts_the_unanswered_topic_first(client: TestClient[Any],
     assert "jane.doe@example.com" not in everything
     assert all(len(c["examples"]) <= 3 for c in report["clusters"])
     assert report["clusters_found"] >= 2 and report["silhouettes"]
+    # The score counts the tickets no entry answers, weighted by how alike the cluster's tickets are.
+    for c in report["clusters"]:
+        assert 0 < c["cohesion"] <= 1
+        assert c["score"] == pytest.approx(c["size"] * (1 - c["faq_coverage"]) * c["cohesion"], abs=0.05)
 
 
 def test_the_gap_report_refuses_a_period_with_too_few_tickets(client: TestClient[Any], admin: Headers) -> None:

@@ -3,8 +3,10 @@
 The period's tickets are clustered by meaning (``knowledge.clustering``: k-means, the number of
 clusters chosen by the silhouette). Each cluster gets its volume, its main department, the tickets
 nearest its centre (PII-masked) and its FAQ coverage: the cosine similarity between the cluster's
-centre and the closest published FAQ entry. Clusters are ranked by volume × (1 − coverage): many
-tickets that no entry is close to is where a new entry would deflect the most.
+centre and the closest published FAQ entry. Clusters are ranked by volume × (1 − coverage) × cohesion
+(the mean pairwise cosine similarity of the cluster's tickets): many alike tickets that no entry is close
+to is where a new entry would deflect the most; a loose mix of several questions, which no single entry
+could answer, ranks lower.
 """
 
 from __future__ import annotations
@@ -103,6 +105,8 @@ def gap_report(
     clusters = []
     for cluster, members in enumerate(members_of):
         centroid = clustering.centroids[cluster]
+        # |mean of unit vectors|² = the mean pairwise cosine similarity of the members (self-pairs included).
+        cohesion = float(np.square(vectors[members].mean(axis=0)).sum())
         coverage = closest = 0.0
         best_faq = None
         if len(faq_rows):
@@ -134,7 +138,8 @@ def gap_report(
                 "faq_similarity": round(closest, 4),
                 "faq_coverage": round(coverage, 4),
                 "best_faq": best_faq,
-                "score": round(len(members) * (1.0 - coverage), 2),
+                "cohesion": round(cohesion, 4),
+                "score": round(len(members) * (1.0 - coverage) * cohesion, 2),
                 "terms": labels[cluster],
                 "examples": examples,
                 **({"ticket_ids": [rows[i][0] for i in members]} if with_ticket_ids else {}),
