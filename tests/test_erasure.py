@@ -82,6 +82,15 @@ def test_erasure_leaves_nothing_findable(
             "ticket_id": "ERASE-1",
             "comment": f"{MARKER} fine now",
         },
+        {  # both: by reference and on their ticket, and counted once
+            "source": WEBHOOK_SOURCE,
+            "response_id": "erase-s3",
+            "responded_at": "2026-11-17T11:00:00Z",
+            "csat": 5,
+            "ticket_id": "ERASE-1",
+            "customer_ref": "cust-erase-me",
+            "comment": f"{MARKER} thanks",
+        },
     ]
     body = json.dumps({"surveys": surveys}).encode()
     assert (
@@ -104,7 +113,7 @@ def test_erasure_leaves_nothing_findable(
         "tickets": 2,
         "resolved_cases": 1,
         "events_scrubbed": 2,
-        "survey_responses_scrubbed": 2,
+        "survey_responses_scrubbed": 3,
         "portal_searches_scrubbed": 1,
     }
 
@@ -116,7 +125,13 @@ def test_erasure_leaves_nothing_findable(
     assert client.get(f"/v1/tickets/{kept_id}", headers=agent).status_code == 200
     # Survey scores stay, so past CSAT does not move.
     csat_after = survey_kpis(client, admin)
-    assert csat_after == csat_before and csat_before["survey_responses"] == 2
+    assert csat_after == csat_before and csat_before["survey_responses"] == 3
+    # The survey tool delivers the same responses again (a retry, or a re-import), one with a changed score:
+    # the score changes, the comment and the reference stay gone.
+    surveys[0]["csat"] = 3
+    body = json.dumps({"surveys": surveys}).encode()
+    redelivered = client.post("/v1/webhooks/surveys", content=body, headers=signed_headers(WEBHOOK_SECRET, body))
+    assert redelivered.status_code == 200 and redelivered.json()["updated"] == 1, redelivered.text
 
     # No text column of any table holds the marker, the e-mail or the customer reference any more.
     engine = make_engine(settings.resolved_database_url)

@@ -40,6 +40,9 @@ class SurveyResponse(SQLModel, table=True):
     responded_day: str = Field(max_length=10)
     responded_week: str = Field(max_length=10)
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Set by a customer's erasure: a later delivery of this response may change its scores, never bring
+    # the comment or the customer reference back.
+    erased_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class SurveyCreate(SQLModel):

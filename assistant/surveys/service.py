@@ -28,6 +28,10 @@ VALUES = (
 )
 
 
+# What an erasure strips, and what a later delivery of an erased response therefore cannot set again.
+ERASED = {"customer_ref": None, "comment": None}
+
+
 def survey_row(survey: SurveyCreate, mask: Callable[[str], str]) -> dict[str, Any]:
     day, week = day_and_week(survey.responded_at)
     return {
@@ -59,11 +63,15 @@ def ingest_surveys(session: Session, surveys: Sequence[SurveyCreate], *, mask: C
         stored: dict[tuple[str, str], dict[str, Any]] = {}
         for source, response_ids in by_source(latest):
             for row in session.execute(
-                select(SurveyResponse.response_id, *(getattr(SurveyResponse, name) for name in VALUES)).where(
-                    SurveyResponse.source == source, col(SurveyResponse.response_id).in_(response_ids)
-                )
+                select(
+                    SurveyResponse.response_id,
+                    SurveyResponse.erased_at,
+                    *(getattr(SurveyResponse, name) for name in VALUES),
+                ).where(SurveyResponse.source == source, col(SurveyResponse.response_id).in_(response_ids))
             ).all():
-                stored[(source, row[0])] = dict(zip(VALUES, row[1:], strict=True))
+                stored[(source, row[0])] = dict(zip(VALUES, row[2:], strict=True))
+                if row[1] is not None:
+                    latest[(source, row[0])].update(ERASED)
         fresh = [row for key, row in latest.items() if key not in stored]
         changed = [
             row
@@ -89,15 +97,15 @@ def ingest_surveys(session: Session, surveys: Sequence[SurveyCreate], *, mask: C
 
 def scrub_customer(session: Session, customer_ref: str, tickets: Sequence[tuple[str, str]]) -> int:
     """For an erasure (in the caller's transaction): the customer's responses, and those on their tickets
-    (``(source, external id)`` pairs), lose their comment and customer reference. The scores stay, without
-    anything that points at a person, so that past survey KPIs do not change."""
-    scrubbed = session.execute(
-        update(SURVEYS).where(SURVEYS.c.customer_ref == customer_ref).values(comment=None, customer_ref=None)
-    ).rowcount
+    (``(source, external id)`` pairs), lose their comment and customer reference for good. The scores stay,
+    without anything that points at a person, so that past survey KPIs do not change."""
+    erased = {**ERASED, "erased_at": utcnow()}
+    scrubbed = session.execute(update(SURVEYS).where(SURVEYS.c.customer_ref == customer_ref).values(erased)).rowcount
     for source, ticket_ids in by_source(tickets):
         scrubbed += session.execute(
             update(SURVEYS)
-            .where(SURVEYS.c.source == source, SURVEYS.c.ticket_id.in_(ticket_ids))
-            .values(comment=None, customer_ref=None)
+            # Not those the first update already counted.
+            .where(SURVEYS.c.source == source, SURVEYS.c.ticket_id.in_(ticket_ids), SURVEYS.c.erased_at.is_(None))
+            .values(erased)
         ).rowcount
     return int(scrubbed or 0)
