@@ -19,7 +19,6 @@ from assistant.faq.search import PortalSearch
 from assistant.indexing.service import KnowledgeIndexes, TextEncoder
 from assistant.insights.deflection import record_search
 from assistant.routing.engine import RoutingEngine
-from knowledge.pii import mask_pii
 
 FaqId = Annotated[int, Parameter(ge=1, le=MAX_ROW_ID)]
 # Everyone who may read the FAQ; the portal's key reaches this search and nothing else.
@@ -66,7 +65,6 @@ async def search_faq(
         results=len(result.results),
         top_score=top.score if top else None,
         top_faq_id=top.id if top else None,
-        mask=mask_pii,
     )
     return Response(result, background=log_search)
 

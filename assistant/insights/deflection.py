@@ -10,7 +10,8 @@ times and then writes in counts three undeflected searches.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, case, exists, func, literal, select, update
@@ -21,6 +22,7 @@ from assistant.errors import InvalidInput
 from assistant.events.timeline import day_and_week
 from assistant.insights.models import PortalSearchLog
 from assistant.tickets.models import Ticket
+from knowledge.pii import mask_pii
 
 log = logging.getLogger("assistant")
 GROUPS = ("day", "week", "all")
@@ -36,12 +38,12 @@ def record_search(
     top_score: float | None,
     top_faq_id: int | None,
     searched_at: datetime | None = None,
-    mask: Any = None,
+    mask: Callable[[str], str] = mask_pii,
 ) -> None:
     """Log one portal search (after the answer went out). A failure here is logged, never the customer's."""
-    moment = searched_at or utcnow()
+    moment = (searched_at or utcnow()).astimezone(UTC)
     day, week = day_and_week(moment)
-    text = mask(query) if mask is not None else query
+    text = mask(query)
     try:
         with session_scope(engine) as session, write_lock(session):
             session.add(
