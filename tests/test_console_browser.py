@@ -268,14 +268,16 @@ def test_insights_show_satisfaction_its_drivers_and_the_gaps(
     page.select_option("#insights-target", "nps")
     expect(page.locator("#drivers p.meta").first).to_contain_text("NPS answers")
 
-    # A gap's typical ticket starts a new FAQ entry on the knowledge page.
+    # A gap's words (never a customer's text) start an unpublished FAQ entry on the knowledge page.
     top = page.locator("#gaps tbody tr").first
-    top.locator("summary").click()
-    example = top.locator("li a").first.inner_text()
+    terms = top.locator("th span").first.inner_text()
     top.get_by_role("link", name="Draft an FAQ entry for topic 1").click()
     page.wait_for_url("**/console/knowledge?draft=**")
-    expect(page.locator("#faq-question")).to_have_value(example)
     expect(page.locator("#faq-editor-title")).to_have_text("New entry")
+    expect(page.locator("#faq-tags")).to_have_value(terms)
+    expect(page.locator("#faq-question")).to_have_value("")
+    expect(page.locator("#faq-question")).to_be_focused()
+    expect(page.locator("#faq-is-published")).not_to_be_checked()
 
 
 def test_keyboard_labels_and_contrast_on_every_page(page: Any, console: tuple[str, str]) -> None:

@@ -109,7 +109,6 @@ async function showGaps(c) {
     const report = await query("/v1/insights/self-service-gaps", { ...c.period, top: "15" });
     $("gaps-status").textContent = `${report.tickets} tickets in ${report.clusters_found} topics, ${report.faq_entries} published FAQ entries; the ${report.clusters.length} least covered by volume:`;
     const rows = report.clusters.map((cluster) => {
-      const question = cluster.examples[0]?.text || cluster.terms.join(" ");
       return el("tr", { "data-rank": cluster.rank },
         el("td", { class: "num" }, String(cluster.rank)),
         el("th", { scope: "row" },
@@ -124,7 +123,7 @@ async function showGaps(c) {
         el("td", {}, cluster.department || "–"),
         el("td", { class: "num" }, percent(cluster.faq_coverage)),
         el("td", {}, cluster.best_faq ? cluster.best_faq.question : "none"),
-        el("td", {}, el("a", { href: "/console/knowledge?" + new URLSearchParams({ draft: question }), "aria-label": `Draft an FAQ entry for topic ${cluster.rank}` }, "Draft entry")),
+        el("td", {}, el("a", { href: "/console/knowledge?" + new URLSearchParams({ draft: cluster.terms.join(", ") }), "aria-label": `Draft an FAQ entry for topic ${cluster.rank}` }, "Draft entry")),
       );
     });
     $("gaps").replaceChildren(

@@ -109,8 +109,13 @@ $("portal-form").addEventListener("submit", async (event) => {
   }
 });
 
-// The insights page links a self-service gap here with a question to start the new entry from.
+// The insights page links a self-service gap here with the topic's words. Only those: a ticket's own text
+// could carry a name or an order number that masking misses, into the URL and onto the public portal.
+// The draft starts unpublished, so nothing reaches the portal before someone has read it.
 const draft = new URLSearchParams(location.search).get("draft");
 edit(null, Boolean(draft));
-if (draft) $("faq-question").value = draft;
+if (draft) {
+  $("faq-tags").value = draft;
+  $("faq-is-published").checked = false;
+}
 loadEntries();
