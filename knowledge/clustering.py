@@ -100,6 +100,17 @@ def representatives(vectors: np.ndarray, members: np.ndarray, centroid: np.ndarr
     return [int(members[i]) for i in np.argsort(-scores)[:count]]
 
 
+def mean_pairwise_similarity(vectors: np.ndarray) -> float:
+    """The mean cosine similarity over all pairs of distinct (unit) vectors; 0 for fewer than two.
+
+    Without forming the pairs: |Σv|² = n + Σ_{i≠j} vᵢ·vⱼ."""
+    n = len(vectors)
+    if n < 2:
+        return 0.0
+    total = vectors.sum(axis=0)
+    return float((total @ total - n) / (n * (n - 1)))
+
+
 def distinctive_terms(texts_by_cluster: Sequence[Sequence[str]], *, count: int = 4) -> list[list[str]]:
     """Each cluster's words that are frequent in it and rare in the others (class-based TF-IDF): a label
     a support lead can read at a glance."""

@@ -3,10 +3,10 @@
 The period's tickets are clustered by meaning (``knowledge.clustering``: k-means, the number of
 clusters chosen by the silhouette). Each cluster gets its volume, its main department, the tickets
 nearest its centre (PII-masked) and its FAQ coverage: the cosine similarity between the cluster's
-centre and the closest published FAQ entry. Clusters are ranked by volume × (1 − coverage) × cohesion
-(the mean pairwise cosine similarity of the cluster's tickets): many alike tickets that no entry is close
-to is where a new entry would deflect the most; a loose mix of several questions, which no single entry
-could answer, ranks lower.
+centre and the closest published FAQ entry's whole text. Clusters are ranked by volume × (1 − coverage)
+× cohesion (the mean pairwise cosine similarity of the cluster's tickets): many alike tickets that no
+entry is close to is where a new entry would deflect the most; a loose mix of several questions, which
+no single entry could answer, ranks lower.
 """
 
 from __future__ import annotations
@@ -19,11 +19,17 @@ from sqlmodel import Session, col, select
 
 from assistant.errors import InvalidInput
 from assistant.faq.models import FaqEntry
-from assistant.faq.service import entry_vectors, excerpt
-from assistant.indexing.service import TextEncoder, vector_from_bytes
+from assistant.faq.service import entry_texts, excerpt
+from assistant.indexing.service import TextEncoder
 from assistant.routing.engine import ticket_text
 from assistant.tickets.models import Ticket
-from knowledge.clustering import cluster_by_meaning, distinctive_terms, most_common, representatives
+from knowledge.clustering import (
+    cluster_by_meaning,
+    distinctive_terms,
+    mean_pairwise_similarity,
+    most_common,
+    representatives,
+)
 from knowledge.pii import mask_pii
 
 MIN_TICKETS = 10
@@ -33,21 +39,18 @@ LABEL_TEXTS = 200
 ENCODE_SLICE = 256
 
 
-def published_faq(session: Session, encoder: TextEncoder) -> tuple[list[FaqEntry], np.ndarray]:
-    """Published entries with their vectors: the stored ones where this model made them, else fresh (embedded
-    as passages, as the FAQ's own index does; tickets are embedded as queries)."""
+def published_faq(session: Session, encoder: TextEncoder, *, text_chars: int) -> tuple[list[FaqEntry], np.ndarray]:
+    """Published entries with a vector of each one's whole text, question and answer together.
+
+    Not the stored search vector, which leans on the question because customers' searches read like
+    questions: what an entry covers is everything it says. On BANKING77 and Bitext (six seeds each) the
+    whole text tells uncovered clusters from covered ones better (ROC AUC 0.88–1.00 against 0.76–1.00)."""
     rows = list(session.exec(select(FaqEntry).where(col(FaqEntry.published)).order_by(col(FaqEntry.id))).all())
     if not rows:
         return [], np.zeros((0, 0), dtype=np.float32)
-    stale = [row for row in rows if row.embedding is None or row.embedding_model != encoder.model_name]
-    fresh = iter(entry_vectors([(row.question, row.answer) for row in stale], encoder.passages)) if stale else iter(())
-    vectors = [
-        next(fresh)
-        if row.embedding is None or row.embedding_model != encoder.model_name
-        else vector_from_bytes(row.embedding)
-        for row in rows
-    ]
-    return rows, np.vstack(vectors).astype(np.float32)
+    whole = [entry_texts(row.question, row.answer)[1][:text_chars] for row in rows]
+    vectors = np.vstack([encoder.passages(whole[i : i + ENCODE_SLICE]) for i in range(0, len(whole), ENCODE_SLICE)])
+    return rows, vectors.astype(np.float32)
 
 
 def gap_report(
@@ -87,7 +90,7 @@ def gap_report(
     cut = [text[:model_text_chars] for text in texts]
     vectors = np.vstack([encoder.encode(cut[i : i + ENCODE_SLICE]) for i in range(0, len(cut), ENCODE_SLICE)])
     clustering = cluster_by_meaning(vectors, max_clusters=max_clusters)
-    faq_rows, faq_vectors = published_faq(session, encoder)
+    faq_rows, faq_vectors = published_faq(session, encoder, text_chars=model_text_chars)
 
     masked: dict[int, str] = {}
 
@@ -105,8 +108,7 @@ def gap_report(
     clusters = []
     for cluster, members in enumerate(members_of):
         centroid = clustering.centroids[cluster]
-        # |mean of unit vectors|² = the mean pairwise cosine similarity of the members (self-pairs included).
-        cohesion = float(np.square(vectors[members].mean(axis=0)).sum())
+        cohesion = mean_pairwise_similarity(vectors[members])
         coverage = closest = 0.0
         best_faq = None
         if len(faq_rows):

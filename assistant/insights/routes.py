@@ -28,9 +28,9 @@ End = Annotated[datetime | None, QueryParameter(name="to", description="end (exc
     description=(
         "The tickets created in the period, clustered by meaning (k-means, the number of clusters chosen by the "
         "silhouette). Per cluster: volume, main department, the tickets nearest its centre (PII-masked), and its "
-        "coverage by the closest published FAQ entry (discounted when that entry matches another cluster better); "
-        "ranked by volume × (1 − coverage). Default period: the "
-        "last 30 days. Needs at least 10 tickets."
+        "coverage by the closest published FAQ entry's whole text (discounted when that entry matches another "
+        "cluster better) and its cohesion (how alike its tickets are); ranked by volume × (1 − coverage) × "
+        "cohesion. Default period: the last 30 days. Needs at least 10 tickets."
     ),
     opt={"roles": LEAD_ROLES},
     sync_to_thread=True,

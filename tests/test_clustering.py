@@ -1,0 +1,32 @@
+"""knowledge.clustering on its own: no app, no model."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from knowledge.clustering import cluster_by_meaning, mean_pairwise_similarity
+
+
+def unit(rows: np.ndarray) -> np.ndarray:
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_mean_pairwise_similarity_counts_distinct_pairs_only() -> None:
+    vectors = unit(np.random.default_rng(3).normal(size=(7, 16)))
+    pairs = [float(vectors[i] @ vectors[j]) for i, j in itertools.combinations(range(7), 2)]
+    assert abs(mean_pairwise_similarity(vectors) - sum(pairs) / len(pairs)) < 1e-5
+    assert mean_pairwise_similarity(vectors[:1]) == 0.0  # one ticket is no topic
+    same = np.repeat(vectors[:1], 5, axis=0)
+    assert abs(mean_pairwise_similarity(same) - 1.0) < 1e-5
+
+
+def test_well_separated_groups_get_a_cluster_each() -> None:
+    rng = np.random.default_rng(0)
+    centres = unit(rng.normal(size=(4, 32)))
+    vectors = unit(np.vstack([centre + 0.05 * rng.normal(size=(40, 32)) for centre in centres]))
+    clustering = cluster_by_meaning(vectors, max_clusters=12)
+    assert clustering.k == 4
+    for group in range(4):
+        assert len(set(clustering.labels[group * 40 : (group + 1) * 40].tolist())) == 1
