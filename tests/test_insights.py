@@ -143,6 +143,26 @@ def test_drivers_recover_known_effects_and_refuse_too_few(client: TestClient[Any
     assert bad.status_code == 400
 
 
+def test_a_rare_channel_joins_the_reference_instead_of_breaking_the_intervals(
+    client: TestClient[Any], admin: Headers
+) -> None:
+    assert client.put("/v1/schedules/*", json=ALWAYS_OPEN, headers=admin).status_code == 200
+    events, surveys = synthetic_desk(7, 250, source=WEBHOOK_SOURCE)
+    # One ticket on a channel nobody else uses: alone it would fit its own score exactly (no error left).
+    first = next(e for e in events if e["kind"] == "ticket_created")
+    first["channel"] = "social"
+    deliver(client, "/v1/webhooks/events", "events", events)
+    deliver(client, "/v1/webhooks/surveys", "surveys", surveys)
+    period = {"from": "2026-10-01T00:00:00Z", "to": "2026-11-01T00:00:00Z"}
+    response = client.get("/v1/insights/drivers", params=period, headers=admin)
+    assert response.status_code == 200, response.text
+    drivers = response.json()["drivers"]
+    assert "channel=other" not in {d["term"] for d in drivers}
+    assert all(isinstance(d["ci_low"], float) and isinstance(d["ci_high"], float) for d in drivers)
+    channels = [d for d in drivers if d["term"].startswith("channel=")]
+    assert channels and all("and rare channel values" in d["unit"] for d in channels)
+
+
 def at(moment: str) -> datetime:
     return datetime.fromisoformat(moment.replace("Z", "+00:00"))
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import and_, select
 from sqlmodel import Session, col
 
@@ -27,6 +28,7 @@ RESPONSES_PER_COEFFICIENT = 10
 MIN_RESPONSES = 30
 # A channel, department or language with fewer responses than this joins "other".
 MIN_LEVEL_RESPONSES = 10
+OTHER = "other"
 NUMERIC = {
     "frt_hours": ("first response time", "each business hour of first response time"),
     "resolution_hours": ("resolution time", "each business hour of resolution time"),
@@ -105,7 +107,8 @@ def drivers_report(session: Session, *, start: datetime, end: datetime, target: 
             dropped.append(label)
     for column, (label, phrase) in FLAGS.items():
         values = frame[column].astype(bool).astype(float)
-        if 0 < values.sum() < len(values):
+        # A side held by a handful of responses would fit them exactly and leave no error to estimate.
+        if min(values.sum(), len(values) - values.sum()) >= MIN_LEVEL_RESPONSES:
             design[column] = values
             described[column] = (label, phrase, "yes vs no")
         else:
@@ -113,12 +116,20 @@ def drivers_report(session: Session, *, start: datetime, end: datetime, target: 
     for category in CATEGORIES:
         counts = frame[category].value_counts()
         kept = set(counts[counts >= MIN_LEVEL_RESPONSES].index)
-        levels = frame[category].where(frame[category].isin(kept), "other")
+        levels = frame[category].where(frame[category].isin(kept), OTHER)
         if levels.nunique() < 2:
             dropped.append(category)
             continue
         reference = levels.value_counts().index[0]
-        for level in sorted(set(levels) - {reference}):
+        compared = sorted(set(levels) - {reference})
+        if OTHER in compared and (levels == OTHER).sum() < MIN_LEVEL_RESPONSES:
+            # Too few rare values to estimate on their own: they join the reference level, and its name says so.
+            compared.remove(OTHER)
+            reference = f"{reference} and rare {category} values"
+        if not compared:
+            dropped.append(category)
+            continue
+        for level in compared:
             column = f"{category}={level}"
             design[column] = (levels == level).astype(float)
             described[column] = (f"{category} {level}", f"{category} {level} (vs {reference})", f"vs {reference}")
@@ -126,6 +137,12 @@ def drivers_report(session: Session, *, start: datetime, end: datetime, target: 
     if len(frame) < needed:
         raise _too_few(name, len(frame), needed, len(rows), coefficients=design.shape[1] + 1)
     model = sm.OLS(frame["score"].astype(float), sm.add_constant(design, has_constant="add")).fit(cov_type="HC3")
+    if not np.isfinite(np.asarray(model.bse)).all():
+        raise InvalidInput(
+            f"The {name} responses of this period cannot separate the drivers' effects (some facts always occur "
+            "together). Choose a longer period.",
+            code="drivers_not_estimable",
+        )
     intervals = model.conf_int(alpha=0.05)
     drivers = []
     for column in design.columns:
