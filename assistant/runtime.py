@@ -107,6 +107,15 @@ class Runtime:
         self.engine.dispose()
 
 
+def single_threaded_blas() -> None:
+    """This process's numpy work (the classifier, index searches) is on matrices of a few rows, where
+    OpenBLAS's threads gain nothing and spin after each call on the cores the encoder process needs:
+    measured at 8 concurrent tickets, 52 tickets/s with them, 100 without (docs/BENCHMARKS.md)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def start_runtime(settings: Settings, *, embedder: TextEmbedder | None = None) -> Runtime:
     """``embedder``: a loaded model to encode with in this process (tests share one); by default the
     model runs in a child process of its own (see ``knowledge.encoder_process``)."""
@@ -137,6 +146,7 @@ def start_runtime(settings: Settings, *, embedder: TextEmbedder | None = None) -
             settings.embedding_backend, settings.embedding_model_path, threads=settings.torch_threads
         ).start()
         encode, dimension = encoder_process.encode, encoder_process.dimension
+        single_threaded_blas()
     encoder = EncoderWorker(encode, max_batch=settings.encoder_max_batch, max_wait_ms=settings.encoder_max_wait_ms)
     classifiers = ClassifierStore(settings.classifier_dir, model_name=model_name)
     try:
