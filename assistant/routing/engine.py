@@ -25,6 +25,8 @@ TRIAGE_DEPARTMENT = "triage"
 RULE_REASON = "rule"
 # How often a process looks for a newer classifier in the data directory.
 RELOAD_CHECK_SECONDS = 5.0
+# As the encoder worker's own blocking calls: a request never waits on the model for longer.
+ENCODE_TIMEOUT_SECONDS = 60.0
 
 
 def ticket_text(subject: str, body: str) -> str:
@@ -123,9 +125,12 @@ class RoutingEngine:
     ) -> DecisionRead:
         text = ticket_text(subject, body)
         self.classifiers.current()  # fail fast, before queueing, when there is no classifier
-        prediction, model_version = self.encoder.run([text[: self.model_text_chars]], then=self.classify_batch)[0]
+        pending = self.encoder.submit([text[: self.model_text_chars]], then=self.classify_batch)
+        # What needs only the text is done while the model works, not after.
         rule = first_match(self.rules, text=text, channel=channel, customer_tier=customer_tier, source=source)
-        return self._decision(prediction, rule, model_version, text)
+        facts = {"language": self.language.detect(text), "urgency": urgency_of(text)}
+        prediction, model_version = pending.result(ENCODE_TIMEOUT_SECONDS)[0]
+        return self._decision(prediction, rule, model_version, facts)
 
     def classify_batch(self, texts: list[str], vectors: np.ndarray) -> list[tuple[Prediction, str]]:
         """Runs on the encoder thread for every ticket in the batch at once."""
@@ -139,7 +144,7 @@ class RoutingEngine:
         return [(prediction, classifier.version) for prediction in predictions]
 
     def _decision(
-        self, prediction: Prediction, rule: RoutingRule | None, model_version: str, text: str
+        self, prediction: Prediction, rule: RoutingRule | None, model_version: str, facts: dict[str, str | None]
     ) -> DecisionRead:
         model_choice = {
             "department": prediction.department,
@@ -153,8 +158,7 @@ class RoutingEngine:
         common = {
             "intent": prediction.intent,
             "intent_confidence": prediction.intent_confidence,
-            "language": self.language.detect(text),
-            "urgency": urgency_of(text),
+            **facts,
             "model_version": model_version,
         }
         if rule is not None:
