@@ -30,3 +30,26 @@ def test_well_separated_groups_get_a_cluster_each() -> None:
     assert clustering.k == 4
     for group in range(4):
         assert len(set(clustering.labels[group * 40 : (group + 1) * 40].tolist())) == 1
+
+
+def test_known_topics_seed_clusters_of_their_own() -> None:
+    rng = np.random.default_rng(1)
+    centres = unit(rng.normal(size=(5, 32)))
+    vectors = unit(np.vstack([centre + 0.05 * rng.normal(size=(40, 32)) for centre in centres]))
+    # Two topics the FAQ already answers: each gets a cluster seeded on it, on top of the five the
+    # silhouette finds; the groups nobody has written about each stay whole.
+    clustering = cluster_by_meaning(vectors, max_clusters=12, known_topics=centres[:2])
+    assert clustering.k == 7 == len(set(clustering.labels.tolist()))
+    for group in (2, 3, 4):
+        assert len(set(clustering.labels[group * 40 : (group + 1) * 40].tolist())) == 1
+    for group, centre in enumerate(centres[:2]):
+        seeded = int(np.argmax(clustering.centroids @ centre))
+        assert float(clustering.centroids[seeded] @ centre) > 0.95
+        assert set(clustering.labels[clustering.labels == seeded].tolist()) <= set(
+            clustering.labels[group * 40 : (group + 1) * 40].tolist()
+        )
+    # A known topic that is no text's closest seeds nothing: one at right angles to every text, beside
+    # the five topics every text is close to.
+    padded = np.hstack([vectors, np.zeros((len(vectors), 1), dtype=np.float32)])
+    known = np.vstack([np.hstack([centres, np.zeros((5, 1))]), np.eye(1, 33, 32)]).astype(np.float32)
+    assert cluster_by_meaning(padded, max_clusters=12, known_topics=known).k == 10
