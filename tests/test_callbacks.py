@@ -113,6 +113,10 @@ def test_decisions_reach_a_flaky_receiver_and_survive_a_restart(
         assert delivered["event"] == "routing.decision" and delivered["data"]["external_id"] == "CB-1"
         assert delivered["data"]["decision"]["decision_id"] == decision["decision_id"]
         assert receiver.attempts == 3
+        # The receiver has the body before the worker has read its 200 and marked the delivery.
+        assert wait_for(
+            lambda: client.get("/v1/callbacks/deliveries", headers=integration).json()[0]["status"] == "delivered"
+        )
         outbox = client.get("/v1/callbacks/deliveries", headers=integration).json()
         assert outbox[0]["status"] == "delivered" and outbox[0]["attempts"] == 3
 
