@@ -110,7 +110,7 @@ class Runtime:
 def single_threaded_blas() -> None:
     """This process's numpy work (the classifier, index searches) is on matrices of a few rows, where
     OpenBLAS's threads gain nothing and spin after each call on the cores the encoder process needs:
-    measured at 8 concurrent tickets, 52 tickets/s with them, 100 without (docs/BENCHMARKS.md)."""
+    `bench.routing_speed` at 8 concurrent tickets measured 52 tickets/s with them and 100 without."""
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1, user_api="blas")
