@@ -13,6 +13,7 @@ ranks lower.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +23,7 @@ from sqlmodel import Session, col, select
 from assistant.errors import InvalidInput
 from assistant.faq.models import FaqEntry
 from assistant.faq.service import entry_texts, excerpt
-from assistant.indexing.service import TextEncoder
+from assistant.indexing.service import EmbedFn, TextEncoder
 from assistant.routing.engine import ticket_text
 from assistant.tickets.models import Ticket
 from knowledge.clustering import (
@@ -41,6 +42,11 @@ LABEL_TEXTS = 200
 ENCODE_SLICE = 256
 
 
+def in_slices(embed: EmbedFn, texts: Sequence[str]) -> np.ndarray:
+    """In slices: the shared encoder serves live requests between them, and no one call outlasts its timeout."""
+    return np.vstack([embed(texts[i : i + ENCODE_SLICE]) for i in range(0, len(texts), ENCODE_SLICE)])
+
+
 def published_faq(session: Session, encoder: TextEncoder, *, text_chars: int) -> tuple[list[FaqEntry], np.ndarray]:
     """Published entries with a vector of each one's whole text, question and answer together.
 
@@ -51,8 +57,7 @@ def published_faq(session: Session, encoder: TextEncoder, *, text_chars: int) ->
     if not rows:
         return [], np.zeros((0, 0), dtype=np.float32)
     whole = [entry_texts(row.question, row.answer)[1][:text_chars] for row in rows]
-    vectors = np.vstack([encoder.passages(whole[i : i + ENCODE_SLICE]) for i in range(0, len(whole), ENCODE_SLICE)])
-    return rows, vectors.astype(np.float32)
+    return rows, in_slices(encoder.passages, whole).astype(np.float32)
 
 
 def gap_report(
@@ -88,9 +93,8 @@ def gap_report(
         keep = np.sort(np.random.default_rng(0).choice(total, max_tickets, replace=False))
         rows = [rows[i] for i in keep]
     texts = [ticket_text(subject or "", body or "") for _, _, _, subject, body, _ in rows]
-    # In slices: the shared encoder serves live requests between them, and no one call outlasts its timeout.
     cut = [text[:model_text_chars] for text in texts]
-    vectors = np.vstack([encoder.encode(cut[i : i + ENCODE_SLICE]) for i in range(0, len(cut), ENCODE_SLICE)])
+    vectors = in_slices(encoder.encode, cut)
     faq_rows, faq_vectors = published_faq(session, encoder, text_chars=model_text_chars)
     clustering = cluster_by_meaning(vectors, max_clusters=max_clusters, known_topics=faq_vectors if faq_rows else None)
 
