@@ -26,6 +26,8 @@ EncodeFn = Callable[[Sequence[str]], np.ndarray]
 BatchStep = Callable[[list[str], np.ndarray], Sequence[Any]]
 
 _STOP = object()
+# The longest a blocking caller waits for its texts' turn and result.
+DEFAULT_TIMEOUT_SECONDS = 60.0
 
 
 @dataclass
@@ -70,11 +72,11 @@ class EncoderWorker:
         self._queue.put(_Request(list(texts), then, future))
         return future
 
-    def encode(self, texts: Sequence[str], timeout: float | None = 60.0) -> np.ndarray:
+    def encode(self, texts: Sequence[str], timeout: float | None = DEFAULT_TIMEOUT_SECONDS) -> np.ndarray:
         """Blocking: for handler threads."""
         return self.submit(texts).result(timeout)
 
-    def run(self, texts: Sequence[str], then: BatchStep, timeout: float | None = 60.0) -> list[Any]:
+    def run(self, texts: Sequence[str], then: BatchStep, timeout: float | None = DEFAULT_TIMEOUT_SECONDS) -> list[Any]:
         """Blocking: encode, then ``then`` over the batch; this request's results."""
         return self.submit(texts, then).result(timeout)
 

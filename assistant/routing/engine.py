@@ -18,6 +18,7 @@ from classifiers.language import LanguageDetector
 from classifiers.ticket_classifier import CURRENT_POINTER, Prediction
 from classifiers.urgency import urgency_of
 from knowledge import EncoderWorker
+from knowledge.batching import DEFAULT_TIMEOUT_SECONDS
 
 log = logging.getLogger("assistant")
 
@@ -25,8 +26,6 @@ TRIAGE_DEPARTMENT = "triage"
 RULE_REASON = "rule"
 # How often a process looks for a newer classifier in the data directory.
 RELOAD_CHECK_SECONDS = 5.0
-# As the encoder worker's own blocking calls: a request never waits on the model for longer.
-ENCODE_TIMEOUT_SECONDS = 60.0
 
 
 def ticket_text(subject: str, body: str) -> str:
@@ -129,7 +128,7 @@ class RoutingEngine:
         # What needs only the text is done while the model works, not after.
         rule = first_match(self.rules, text=text, channel=channel, customer_tier=customer_tier, source=source)
         facts = {"language": self.language.detect(text), "urgency": urgency_of(text)}
-        prediction, model_version = pending.result(ENCODE_TIMEOUT_SECONDS)[0]
+        prediction, model_version = pending.result(DEFAULT_TIMEOUT_SECONDS)[0]
         return self._decision(prediction, rule, model_version, facts)
 
     def classify_batch(self, texts: list[str], vectors: np.ndarray) -> list[tuple[Prediction, str]]:
