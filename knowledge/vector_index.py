@@ -476,6 +476,7 @@ class VectorIndex:
                 self._journal = []
             try:
                 index, nlist = self._build(target, ids, vectors)
+                trained_on = len(ids)
                 del ids, vectors
                 with self._lock.write():
                     self._use_threads()
@@ -489,7 +490,9 @@ class VectorIndex:
                     if target == IVF:  # here, not in _build: the nprobe setter may have run meanwhile
                         index.nprobe = self._effective_nprobe(nlist)
                     self._index, self._kind, self._nlist = index, target, nlist
-                    self._trained_count = int(index.ntotal) if target == IVF else 0
+                    # What the lists were trained on, not what the journal added since: writes that raced a
+                    # long build would otherwise push the next retrain out of reach.
+                    self._trained_count = trained_on if target == IVF else 0
                     self._journal = None
             finally:
                 if self._journal is not None:  # the build failed: the live index stays, the journal goes
