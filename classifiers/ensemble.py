@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -84,23 +84,46 @@ class EnsembleModel:
                 label_count=label_count,
             )
 
+    def text_scores(self, texts: Sequence[str]) -> TextScores:
+        """The half of the ensemble that needs only the texts, so a caller can work it out while the
+        embedding model runs."""
+        compiled = self._compiled()
+        rows = [compiled.lexical_row(text) for text in texts]
+        return TextScores(
+            lexical_margins=self._full_margins(self.lexical_svm, compiled.lexical.scores_of_rows(rows)),
+            joint_lexical_part=compiled.joint_lexical.scores_of_rows(rows),
+        )
+
     def member_logits(
-        self, texts: Sequence[str], vectors: np.ndarray, similarities: np.ndarray
+        self,
+        texts: Sequence[str],
+        vectors: np.ndarray,
+        similarities: np.ndarray,
+        text_scores: TextScores | None = None,
     ) -> dict[str, np.ndarray]:
-        """Each member's scores before its temperature: log-probabilities or SVM margins, one column per label."""
-        lexical = hstack([self.word_tfidf.transform(texts), self.char_tfidf.transform(texts)]).tocsr()
+        """Each member's scores before its temperature: log-probabilities or SVM margins, one column per label.
+        ``text_scores``: ``text_scores(texts)`` when the caller already has it."""
+        scores = self.text_scores(texts) if text_scores is None else text_scores
+        compiled = self._compiled()
+        lr_logits = compiled.embedding_lr.scores(vectors)
+        if lr_logits.shape[1] == 1:  # two labels: sklearn's one logit is for the second
+            lr_logits = np.column_stack([np.zeros(len(lr_logits)), lr_logits[:, 0]])
         return {
-            "embedding_lr": _log(self._columns(self.embedding_lr.predict_proba(vectors), self.embedding_lr.classes_)),
+            "embedding_lr": _log(self._columns(softmax(lr_logits, axis=1), self.embedding_lr.classes_)),
             "embedding_svm": _log(
                 self._columns(self.embedding_svm.predict_proba(vectors), self.embedding_svm.classes_)
             ),
-            "lexical_svm": self._margins(self.lexical_svm, lexical),
-            "joint_svm": self._margins(self.joint_svm, _joint(vectors, lexical)),
+            "lexical_svm": scores.lexical_margins,
+            "joint_svm": self._full_margins(
+                self.joint_svm, compiled.joint_embedding.scores(vectors) + scores.joint_lexical_part
+            ),
             "neighbour_vote": _log(self._neighbour_vote(similarities)),
         }
 
-    def predict_proba(self, texts: Sequence[str], vectors: np.ndarray, similarities: np.ndarray) -> np.ndarray:
-        return self.pool(self.member_logits(texts, vectors, similarities))
+    def predict_proba(
+        self, texts: Sequence[str], vectors: np.ndarray, similarities: np.ndarray, text_scores: TextScores | None = None
+    ) -> np.ndarray:
+        return self.pool(self.member_logits(texts, vectors, similarities, text_scores))
 
     def pool(self, logits: dict[str, np.ndarray]) -> np.ndarray:
         pooled = np.mean([softmax(logits[name] / self.temperatures[name], axis=1) for name in MEMBERS], axis=0)
@@ -121,14 +144,127 @@ class EnsembleModel:
         full[:, classes] = values
         return full
 
-    def _margins(self, model: LinearSVC, features: csr_matrix) -> np.ndarray:
-        margins = model.decision_function(features)
-        if margins.ndim == 1:  # two labels: one margin, for the second
-            margins = np.column_stack([-margins, margins])
+    def _full_margins(self, model: LinearSVC, margins: np.ndarray) -> np.ndarray:
+        if margins.shape[1] == 1:  # two labels: one margin, for the second
+            margins = np.column_stack([-margins[:, 0], margins[:, 0]])
         # A label absent from the fit gets the lowest margin seen, never the top.
         full = np.full((margins.shape[0], self.label_count), margins.min() - 1.0)
         full[:, model.classes_] = margins
         return full
+
+    def _compiled(self) -> _Compiled:
+        compiled = self.__dict__.get("_compiled_form")
+        if compiled is None:
+            dimension = self.train_vectors.shape[1]
+            compiled = _Compiled(
+                word=TfidfRows.of(self.word_tfidf),
+                char=TfidfRows.of(self.char_tfidf),
+                embedding_lr=LinearHead.of(self.embedding_lr),
+                lexical=LinearHead.of(self.lexical_svm),
+                joint_embedding=LinearHead.of(self.joint_svm, columns=slice(None, dimension)),
+                joint_lexical=LinearHead.of(self.joint_svm, columns=slice(dimension, None), bias=False),
+            )
+            self.__dict__["_compiled_form"] = compiled
+        return compiled
+
+    def __getstate__(self) -> dict[str, object]:
+        # The compiled form is derived from the fitted members: rebuilt after loading, never saved twice.
+        return {key: value for key, value in self.__dict__.items() if key != "_compiled_form"}
+
+
+@dataclass(frozen=True)
+class TextScores:
+    """What the lexical features contribute, one row per text: the lexical SVM's margins (every label) and
+    the joint SVM's margins from its TF-IDF columns alone (its fitted labels, intercept included)."""
+
+    lexical_margins: np.ndarray
+    joint_lexical_part: np.ndarray
+
+
+# A text's sparse feature row: column indices and their values.
+SparseRow = tuple[np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True)
+class TfidfRows:
+    """A fitted TfidfVectorizer's ``transform`` (sublinear tf, idf, l2 norm) for one text at a time, without
+    the input checks sklearn runs on every call: for the one text a live ticket brings they cost more
+    than the arithmetic. ``tests/test_classifier.py`` holds it equal to sklearn's output."""
+
+    analyse: Callable[[str], list[str]]
+    vocabulary: dict[str, int]
+    idf: np.ndarray
+
+    @classmethod
+    def of(cls, vectorizer: TfidfVectorizer) -> TfidfRows:
+        if not vectorizer.sublinear_tf or vectorizer.norm != "l2" or not vectorizer.use_idf:
+            raise ValueError("TfidfRows mirrors sublinear tf with idf and l2 norm only")
+        return cls(analyse=vectorizer.build_analyzer(), vocabulary=vectorizer.vocabulary_, idf=vectorizer.idf_)
+
+    @property
+    def width(self) -> int:
+        return len(self.idf)
+
+    def row(self, text: str) -> SparseRow:
+        counts: dict[int, int] = {}
+        vocabulary = self.vocabulary
+        for feature in self.analyse(text):
+            column = vocabulary.get(feature)
+            if column is not None:
+                counts[column] = counts.get(column, 0) + 1
+        columns = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+        values = (np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts))) + 1.0) * self.idf[columns]
+        norm = math.sqrt(float(values @ values))
+        return columns, values / norm if norm > 0 else values
+
+
+@dataclass(frozen=True)
+class LinearHead:
+    """A fitted linear model's decision function as one matrix product, without sklearn's per-call checks."""
+
+    weights: np.ndarray  # features × outputs
+    bias: np.ndarray
+
+    @classmethod
+    def of(
+        cls, model: LogisticRegression | LinearSVC, *, columns: slice = slice(None), bias: bool = True
+    ) -> LinearHead:
+        coef = np.asarray(model.coef_)
+        intercept = np.asarray(model.intercept_, dtype=np.float64)
+        return cls(
+            weights=np.ascontiguousarray(coef[:, columns].T, dtype=np.float64),
+            bias=intercept if bias else np.zeros_like(intercept),
+        )
+
+    def scores(self, features: np.ndarray) -> np.ndarray:
+        return np.asarray(features @ self.weights) + self.bias
+
+    def scores_of_rows(self, rows: Sequence[SparseRow]) -> np.ndarray:
+        scores = np.empty((len(rows), self.weights.shape[1]), dtype=np.float64)
+        for position, (columns, values) in enumerate(rows):
+            scores[position] = values @ self.weights[columns]
+        return scores + self.bias
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """The fitted ensemble's predict path in plain numpy, built once per loaded model."""
+
+    word: TfidfRows
+    char: TfidfRows
+    embedding_lr: LinearHead
+    lexical: LinearHead
+    joint_embedding: LinearHead
+    joint_lexical: LinearHead
+
+    def lexical_row(self, text: str) -> SparseRow:
+        """Word then character TF-IDF side by side, as the lexical members were fitted."""
+        word_columns, word_values = self.word.row(text)
+        char_columns, char_values = self.char.row(text)
+        return (
+            np.concatenate([word_columns, char_columns + self.word.width]),
+            np.concatenate([word_values, char_values]),
+        )
 
 
 def fit_calibrated(

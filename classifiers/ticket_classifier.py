@@ -26,7 +26,7 @@ from typing import Any
 import joblib
 import numpy as np
 
-from classifiers.ensemble import EnsembleModel, fit_calibrated
+from classifiers.ensemble import EnsembleModel, TextScores, fit_calibrated
 
 CURRENT_POINTER = "CURRENT"
 NEIGHBOURS = 3
@@ -128,9 +128,16 @@ class TicketClassifier:
 
     # ---- predict -------------------------------------------------------------------------------------
 
-    def predict_proba(self, texts: Sequence[str], embeddings: np.ndarray) -> np.ndarray:
+    def text_scores(self, texts: Sequence[str]) -> TextScores:
+        """The part of a prediction that needs no embedding: pass it to ``predict`` to work it out while the
+        texts are being embedded."""
+        return self._require_fitted().text_scores(texts)
+
+    def predict_proba(
+        self, texts: Sequence[str], embeddings: np.ndarray, *, text_scores: TextScores | None = None
+    ) -> np.ndarray:
         vectors, similarities = self._similarities(embeddings)
-        return self._require_fitted().predict_proba(texts, vectors, similarities)
+        return self._require_fitted().predict_proba(texts, vectors, similarities, text_scores)
 
     def nearest_similarity(self, embeddings: np.ndarray) -> np.ndarray:
         """Mean cosine similarity of each vector to its nearest training examples."""
@@ -148,6 +155,7 @@ class TicketClassifier:
         confidence_threshold: float | None = None,
         out_of_scope_threshold: float | None = None,
         alternatives: int = 3,
+        text_scores: TextScores | None = None,
     ) -> list[Prediction]:
         return self.predict_with_probabilities(
             texts,
@@ -155,6 +163,7 @@ class TicketClassifier:
             confidence_threshold=confidence_threshold,
             out_of_scope_threshold=out_of_scope_threshold,
             alternatives=alternatives,
+            text_scores=text_scores,
         )[0]
 
     def predict_with_probabilities(
@@ -165,6 +174,7 @@ class TicketClassifier:
         confidence_threshold: float | None = None,
         out_of_scope_threshold: float | None = None,
         alternatives: int = 3,
+        text_scores: TextScores | None = None,
     ) -> tuple[list[Prediction], np.ndarray]:
         """``predict``'s answers with every label's probability (rows follow texts, columns ``labels``)."""
         self._require_fitted()
@@ -173,7 +183,7 @@ class TicketClassifier:
         threshold = self.confidence_threshold if confidence_threshold is None else confidence_threshold
         scope = self.out_of_scope_threshold if out_of_scope_threshold is None else out_of_scope_threshold
         vectors, similarities = self._similarities(embeddings)
-        probabilities = self._require_fitted().predict_proba(texts, vectors, similarities)
+        probabilities = self._require_fitted().predict_proba(texts, vectors, similarities, text_scores)
         department_probabilities = self.department_probabilities(probabilities)
         nearest = _nearest(similarities)
         predictions = [

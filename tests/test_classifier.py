@@ -141,3 +141,36 @@ def test_taxonomy_formats(tmp_path: Path) -> None:
     clash.write_text(json.dumps({"departments": {"a": ["x"], "b": ["x"]}}))
     with pytest.raises(ValueError, match="two departments"):
         load_taxonomy(clash)
+
+
+def test_compiled_predict_path_equals_sklearns(fitted: TicketClassifier, embedder: Embedder) -> None:
+    """The live path computes TF-IDF and the linear members in plain numpy; sklearn's own transform and
+    predict calls must give the same scores, for ordinary, empty, unknown-word and non-Latin text."""
+    from scipy.sparse import hstack
+
+    from classifiers.ensemble import _PROBABILITY_FLOOR, _joint
+
+    texts = [
+        "I returned the headphones three weeks ago and I still have not got my money back",
+        "",
+        "qqqzzx vvkkw",
+        "Meine Bestellung ist nicht angekommen, bitte um Rückerstattung!!",
+        "注文した商品が届きません",
+        "RESET my PASSWORD reset my password reset",
+    ]
+    model = fitted._require_fitted()
+    vectors, similarities = fitted._similarities(embedder.encode(texts))
+    lexical = hstack([model.word_tfidf.transform(texts), model.char_tfidf.transform(texts)]).tocsr()
+    scores = model.text_scores(texts)
+    sklearn_margins = model.lexical_svm.decision_function(lexical)
+    np.testing.assert_allclose(scores.lexical_margins[:, model.lexical_svm.classes_], sklearn_margins, atol=1e-9)
+    logits = model.member_logits(texts, vectors, similarities)
+    joint = model.joint_svm.decision_function(_joint(vectors, lexical))
+    np.testing.assert_allclose(logits["joint_svm"][:, model.joint_svm.classes_], joint, atol=1e-6)
+    lr = model.embedding_lr.predict_proba(vectors)
+    recovered = np.exp(logits["embedding_lr"]) - _PROBABILITY_FLOOR
+    np.testing.assert_allclose(recovered[:, model.embedding_lr.classes_], lr, atol=1e-6)
+    np.testing.assert_allclose(
+        fitted.predict_proba(texts, embedder.encode(texts), text_scores=fitted.text_scores(texts)),
+        fitted.predict_proba(texts, embedder.encode(texts)),
+    )
