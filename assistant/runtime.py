@@ -33,6 +33,7 @@ from assistant.routing.engine import ClassifierStore, RoutingEngine
 from assistant.routing.rules import load_rules
 from assistant.schedules.service import ScheduleBook, load_schedules_file
 from assistant.settings import Settings
+from assistant.tickets.intake import TicketWriter
 from classifiers.language import LanguageDetector
 from knowledge import EncoderWorker, TextEmbedder
 from knowledge.encoder_process import EncoderProcess
@@ -54,6 +55,7 @@ class Runtime:
     portal_search: PortalSearch
     schedule_book: ScheduleBook
     callback_worker: CallbackWorker | None
+    ticket_writer: TicketWriter
     demo_credentials: dict[str, str] = field(default_factory=dict)
     encoder_process: EncoderProcess | None = None
 
@@ -71,6 +73,7 @@ class Runtime:
             "portal_search": self.portal_search,
             "key_roles": KeyRoles(self.engine),
             "schedule_book": self.schedule_book,
+            "ticket_writer": self.ticket_writer,
         }
 
     def banner(self) -> str:
@@ -98,6 +101,7 @@ class Runtime:
         return "\n".join(lines) + "\n"
 
     def stop(self) -> None:
+        self.ticket_writer.stop()
         if self.callback_worker is not None:
             self.callback_worker.stop()
         self.index_follower.stop()
@@ -221,6 +225,7 @@ def start_runtime(settings: Settings, *, embedder: TextEmbedder | None = None) -
         portal_search,
         schedule_book,
         callback_worker,
+        TicketWriter(engine).start(),
         credentials,
         encoder_process,
     )

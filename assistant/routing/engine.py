@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
@@ -122,14 +124,39 @@ class RoutingEngine:
         customer_tier: str | None = None,
         source: str | None = None,
     ) -> DecisionRead:
+        """Blocking: for handler threads."""
+        pending, finish = self._start(subject, body, channel, customer_tier, source)
+        return finish(pending.result(DEFAULT_TIMEOUT_SECONDS)[0])
+
+    async def decide_async(
+        self,
+        *,
+        subject: str,
+        body: str,
+        channel: str | None = None,
+        customer_tier: str | None = None,
+        source: str | None = None,
+    ) -> DecisionRead:
+        """On the event loop: no thread waits while the model works."""
+        pending, finish = self._start(subject, body, channel, customer_tier, source)
+        async with asyncio.timeout(DEFAULT_TIMEOUT_SECONDS):
+            return finish((await asyncio.wrap_future(pending))[0])
+
+    def _start(
+        self, subject: str, body: str, channel: str | None, customer_tier: str | None, source: str | None
+    ) -> tuple[Future[list[tuple[Prediction, str]]], Callable[[tuple[Prediction, str]], DecisionRead]]:
+        """Queue the text for the model and, while it works, what needs only the text."""
         text = ticket_text(subject, body)
         self.classifiers.current()  # fail fast, before queueing, when there is no classifier
         pending = self.encoder.submit([text[: self.model_text_chars]], then=self.classify_batch)
-        # What needs only the text is done while the model works, not after.
         rule = first_match(self.rules, text=text, channel=channel, customer_tier=customer_tier, source=source)
         facts = {"language": self.language.detect(text), "urgency": urgency_of(text)}
-        prediction, model_version = pending.result(DEFAULT_TIMEOUT_SECONDS)[0]
-        return self._decision(prediction, rule, model_version, facts)
+
+        def finish(predicted: tuple[Prediction, str]) -> DecisionRead:
+            prediction, model_version = predicted
+            return self._decision(prediction, rule, model_version, facts)
+
+        return pending, finish
 
     def classify_batch(self, texts: list[str], vectors: np.ndarray) -> list[tuple[Prediction, str]]:
         """Runs on the encoder thread for every ticket in the batch at once."""

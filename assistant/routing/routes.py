@@ -23,12 +23,11 @@ ROUTE_ROLES = [Role.admin, Role.agent, Role.integration]
     summary="Route a text; nothing is stored",
     opt={"roles": ROUTE_ROLES},
     status_code=200,
-    sync_to_thread=True,
 )
-def route_text(
+async def route_text(
     data: JSONBody[RouteRequest], routing: NamedDependency[RoutingEngine], settings: NamedDependency[Settings]
 ) -> DecisionRead:
-    return service.route_text(routing, request=data, max_text_chars=settings.max_text_chars)
+    return await service.route_text(routing, request=data, max_text_chars=settings.max_text_chars)
 
 
 @get(

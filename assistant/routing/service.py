@@ -18,10 +18,10 @@ def check_text_length(*, max_text_chars: int, **texts: str) -> None:
             )
 
 
-def route_text(routing: RoutingEngine, *, request: RouteRequest, max_text_chars: int) -> DecisionRead:
+async def route_text(routing: RoutingEngine, *, request: RouteRequest, max_text_chars: int) -> DecisionRead:
     check_text_length(max_text_chars=max_text_chars, text=request.text, body=request.body)
     body = "\n".join(part for part in (request.text.strip(), request.body.strip()) if part)
-    return routing.decide(
+    return await routing.decide_async(
         subject=request.subject,
         body=body,
         channel=request.channel.value,

@@ -23,6 +23,7 @@ from assistant.schedules.service import ScheduleBook
 from assistant.security import verify_signature
 from assistant.settings import Settings
 from assistant.tickets import service
+from assistant.tickets.intake import ingest_delivery
 from assistant.tickets.models import (
     ConsoleTicketCreate,
     DecisionRead,
@@ -46,13 +47,11 @@ TicketId = Annotated[int, Parameter(ge=1, le=MAX_ROW_ID)]
         "200 with the stored decision when the same source + external_id + event_id arrives again."
     ),
     opt={"signed": True},
-    sync_to_thread=True,
 )
-def ticket_webhook(
+async def ticket_webhook(
     request: Request,
     body: RawBody,
     state: State,
-    session: NamedDependency[Session],
     routing: NamedDependency[RoutingEngine],
     settings: NamedDependency[Settings],
 ) -> Response[DecisionRead]:
@@ -66,7 +65,7 @@ def ticket_webhook(
         tolerance_seconds=settings.webhook_tolerance_seconds,
     )
     payload = parse_ticket(raw, settings)
-    decision, created = service.ingest_ticket(session, engine=routing, payload=payload)
+    decision, created = await ingest_delivery(payload, routing=routing, writer=state.ticket_writer, engine=state.engine)
     return Response(decision, status_code=201 if created else 200)
 
 

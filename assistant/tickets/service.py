@@ -37,7 +37,7 @@ def ingest_ticket(session: Session, *, engine: RoutingEngine, payload: TicketCre
 
     Returns the decision and whether this delivery was new. Everything is committed before return.
     """
-    stored = _delivered_decision(session, payload)
+    stored = delivered_decision(session, payload)
     if stored is not None:
         return stored, False
     # Give the connection back to the pool while the model works: a request holding one through the
@@ -50,18 +50,36 @@ def ingest_ticket(session: Session, *, engine: RoutingEngine, payload: TicketCre
         customer_tier=payload.customer_tier,
         source=payload.source,
     )
+    return store_decided(session, payload, decision)
+
+
+def store_decided(session: Session, payload: TicketCreate, decision: DecisionRead) -> tuple[DecisionRead, bool]:
+    """Commit a routed ticket in a transaction of its own; a delivery stored first (by a concurrent request
+    or another process) wins, and its decision is returned instead."""
     try:
         with write_lock(session):
-            result = _store(session, payload, decision)
+            result = stage_decided(session, payload, decision)
+            session.commit()
+        return result
     except IntegrityError:
         # The same delivery (or the same new ticket) was committed by a concurrent request.
         session.rollback()
-        stored = _delivered_decision(session, payload)
+        stored = delivered_decision(session, payload)
         if stored is not None:
             return stored, False
         with write_lock(session):
-            result = _store(session, payload, decision)
-    return result, True
+            result = stage_decided(session, payload, decision)
+            session.commit()
+        return result
+
+
+def stage_decided(session: Session, payload: TicketCreate, decision: DecisionRead) -> tuple[DecisionRead, bool]:
+    """Add a routed ticket to the session's transaction, uncommitted; a delivery already there (committed,
+    or staged earlier in this transaction) is returned instead, with False."""
+    stored = delivered_decision(session, payload)
+    if stored is not None:
+        return stored, False
+    return _store(session, payload, decision), True
 
 
 def _store(session: Session, payload: TicketCreate, decision: DecisionRead) -> DecisionRead:
@@ -106,7 +124,6 @@ def _store(session: Session, payload: TicketCreate, decision: DecisionRead) -> D
     decision = decision_read(row)
     # In the decision's own transaction: a subscriber is owed this callback exactly when the decision exists.
     enqueue(session, DECISION_EVENT, callback_payload(ticket, decision))
-    session.commit()
     return decision
 
 
@@ -126,7 +143,7 @@ _DECISION_FIELDS = (
 )
 
 
-def _delivered_decision(session: Session, payload: TicketCreate) -> DecisionRead | None:
+def delivered_decision(session: Session, payload: TicketCreate) -> DecisionRead | None:
     row = session.exec(
         select(RoutingDecision)
         .join(WebhookDelivery, col(WebhookDelivery.decision_id) == col(RoutingDecision.id))
