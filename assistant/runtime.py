@@ -57,7 +57,7 @@ class Runtime:
     callback_worker: CallbackWorker | None
     ticket_writer: TicketWriter
     demo_credentials: dict[str, str] = field(default_factory=dict)
-    encoder_process: EncoderProcess | None = None
+    encoder_processes: list[EncoderProcess] = field(default_factory=list)
 
     def state(self) -> dict[str, Any]:
         return {
@@ -66,7 +66,7 @@ class Runtime:
             "routing": self.routing,
             "webhook_secrets": self.webhook_secrets,
             "demo_credentials": self.demo_credentials,
-            "encoder_process": self.encoder_process,
+            "encoder_processes": self.encoder_processes,
             "text_encoder": self.text_encoder,
             "indexes": self.indexes,
             "assist": self.assist,
@@ -106,8 +106,8 @@ class Runtime:
             self.callback_worker.stop()
         self.index_follower.stop()
         self.encoder.stop()
-        if self.encoder_process is not None:
-            self.encoder_process.stop()
+        for process in self.encoder_processes:
+            process.stop()
         self.engine.dispose()
 
 
@@ -118,6 +118,22 @@ def single_threaded_blas() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1, user_api="blas")
+
+
+def start_encoder_processes(settings: Settings) -> list[EncoderProcess]:
+    processes: list[EncoderProcess] = []
+    try:
+        for _ in range(max(1, settings.encoder_processes)):
+            processes.append(
+                EncoderProcess(
+                    settings.embedding_backend, settings.embedding_model_path, threads=settings.torch_threads
+                ).start()
+            )
+    except BaseException:
+        for process in processes:
+            process.stop()
+        raise
+    return processes
 
 
 def start_runtime(settings: Settings, *, embedder: TextEmbedder | None = None) -> Runtime:
@@ -140,18 +156,16 @@ def start_runtime(settings: Settings, *, embedder: TextEmbedder | None = None) -
         secrets.setdefault(credentials["webhook_source"], credentials["webhook_secret"])
         rules_path = rules_path or DEMO_RULES
 
-    encoder_process = None
+    encoder_processes: list[EncoderProcess] = []
     model_name, passage_marker = configured.model_name, configured.passage_marker
     if embedder is not None or not settings.encoder_process:
         local = configured.warm_up()
-        encode, dimension = local.encode, local.dimension
+        encoders, dimension = [local.encode], local.dimension
     else:
-        encoder_process = EncoderProcess(
-            settings.embedding_backend, settings.embedding_model_path, threads=settings.torch_threads
-        ).start()
-        encode, dimension = encoder_process.encode, encoder_process.dimension
+        encoder_processes = start_encoder_processes(settings)
+        encoders, dimension = [process.encode for process in encoder_processes], encoder_processes[0].dimension
         single_threaded_blas()
-    encoder = EncoderWorker(encode, max_batch=settings.encoder_max_batch, max_wait_ms=settings.encoder_max_wait_ms)
+    encoder = EncoderWorker(encoders, max_batch=settings.encoder_max_batch, max_wait_ms=settings.encoder_max_wait_ms)
     classifiers = ClassifierStore(settings.classifier_dir, model_name=model_name)
     try:
         classifiers.current()
@@ -227,5 +241,5 @@ def start_runtime(settings: Settings, *, embedder: TextEmbedder | None = None) -
         callback_worker,
         TicketWriter(engine).start(),
         credentials,
-        encoder_process,
+        encoder_processes,
     )

@@ -66,6 +66,8 @@ class Settings:
     torch_threads: int = 0  # 0: torch's default
     # Run the model in a child process, away from the web process's GIL (see knowledge.encoder_process).
     encoder_process: bool = True
+    # How many such processes take batches from the one queue, each with torch_threads threads.
+    encoder_processes: int = 1
     # Threads for synchronous handlers: at least the concurrency the encoder should batch over.
     handler_threads: int = 64
 
@@ -157,6 +159,7 @@ def _convert(name: str, raw: str) -> Any:
         "webhook_tolerance_seconds": int,
         "demo": _flag,
         "encoder_process": _flag,
+        "encoder_processes": int,
         "max_body_bytes": int,
         "max_text_chars": int,
         "model_text_chars": int,

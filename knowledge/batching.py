@@ -4,6 +4,9 @@ torch runs faster on one long-lived thread than on short-lived pool threads, and
 many texts costs far less than one call per text. Requests that arrive while a batch runs form the
 next batch, so a lone request waits for nothing and a crowd shares one forward pass.
 
+Given several encode functions (one per model process), one thread serves each, all from the same queue:
+while one model works on a batch, the next batch goes to another.
+
 A request may name a ``then`` step that turns the batch's vectors into results (a classifier's
 predictions, a search): requests sharing a step get one call of it for all their texts, on the same
 thread, so per-call overhead is paid once per batch instead of once per request.
@@ -38,30 +41,36 @@ class _Request:
 
 
 class EncoderWorker:
-    def __init__(self, encode: EncodeFn, *, max_batch: int = 64, max_wait_ms: float = 0.0) -> None:
-        self._encode = encode
+    def __init__(self, encode: EncodeFn | Sequence[EncodeFn], *, max_batch: int = 64, max_wait_ms: float = 0.0) -> None:
+        self._encoders = [encode] if callable(encode) else list(encode)
+        if not self._encoders:
+            raise ValueError("an encoder worker needs at least one encode function")
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000.0
         self._queue: queue.SimpleQueue[_Request | object] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._counts_lock = threading.Lock()
         self.batches_run = 0
         self.texts_encoded = 0
 
     def start(self) -> EncoderWorker:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="encoder", daemon=True)
-            self._thread.start()
+        if not self._threads:
+            for number, encode in enumerate(self._encoders):
+                thread = threading.Thread(target=self._run, args=(encode,), name=f"encoder-{number}", daemon=True)
+                thread.start()
+                self._threads.append(thread)
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self._thread is not None:
+        for _ in self._threads:
             self._queue.put(_STOP)
-            self._thread.join(timeout)
-            self._thread = None
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads = []
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return bool(self._threads) and all(thread.is_alive() for thread in self._threads)
 
     def submit(self, texts: Sequence[str], then: BatchStep | None = None) -> Future[Any]:
         """Future of the texts' vectors, or of ``then``'s results for them when a step is given."""
@@ -80,7 +89,7 @@ class EncoderWorker:
         """Blocking: encode, then ``then`` over the batch; this request's results."""
         return self.submit(texts, then).result(timeout)
 
-    def _run(self) -> None:
+    def _run(self, encode: EncodeFn) -> None:
         while True:
             first = self._queue.get()
             if first is _STOP:
@@ -103,34 +112,40 @@ class EncoderWorker:
                 assert isinstance(item, _Request)
                 pending.append(item)
                 size += len(item.texts)
-            self._run_batch(pending)
+            self._run_batch(encode, pending)
             if stop_after:
                 self._fail_queued()
                 return
 
     def _fail_queued(self) -> None:
         """Requests that raced with stop() get an answer instead of waiting out their timeout."""
+        stops_for_others = 0
         while True:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
-                return
-            if isinstance(item, _Request) and item.future.set_running_or_notify_cancel():
+                break
+            if item is _STOP:
+                stops_for_others += 1
+            elif isinstance(item, _Request) and item.future.set_running_or_notify_cancel():
                 item.future.set_exception(RuntimeError("encoder worker stopped"))
+        for _ in range(stops_for_others):
+            self._queue.put(_STOP)
 
-    def _run_batch(self, pending: list[_Request]) -> None:
+    def _run_batch(self, encode: EncodeFn, pending: list[_Request]) -> None:
         live = [request for request in pending if request.future.set_running_or_notify_cancel()]
         if not live:
             return
         texts = [text for request in live for text in request.texts]
         try:
-            vectors = self._encode(texts)
+            vectors = encode(texts)
         except BaseException as exc:  # the callers get the failure; the worker lives on
             for request in live:
                 request.future.set_exception(exc)
             return
-        self.batches_run += 1
-        self.texts_encoded += len(texts)
+        with self._counts_lock:
+            self.batches_run += 1
+            self.texts_encoded += len(texts)
         offsets = np.cumsum([0] + [len(request.texts) for request in live])
         # Keyed by the step itself: bound methods of one object compare equal, so they share a call.
         steps: dict[BatchStep, list[int]] = {}

@@ -42,6 +42,34 @@ def test_concurrent_requests_share_batches_and_get_their_own_vectors(embedder: E
         assert np.allclose(results[i][0], expected[i], atol=1e-4)
 
 
+def test_several_models_share_one_queue(embedder: Embedder) -> None:
+    """One thread per model (process) takes batches from the same queue: while one model works, the next
+    batch goes to the other; every caller still gets its own vectors, and stop() ends every thread."""
+    texts = [f"ticket {i}: the blender I ordered (#{2000 + i}) arrived broken" for i in range(40)]
+    expected = embedder.encode(texts)
+    used: dict[str, int] = {}
+    gate = threading.Barrier(2, timeout=30)
+
+    def model(name: str) -> Callable[[list[str]], np.ndarray]:
+        def encode(batch: list[str]) -> np.ndarray:
+            if name not in used:
+                gate.wait()  # each model's first batch waits for the other's: both must take part
+            used[name] = used.get(name, 0) + len(batch)
+            return embedder.encode(batch)
+
+        return encode
+
+    worker = EncoderWorker([model("a"), model("b")], max_batch=8).start()
+    results = all_at_once(len(texts), lambda i: worker.encode([texts[i]]))
+    worker.stop()
+    assert not worker.running
+    assert set(used) == {"a", "b"} and sum(used.values()) == len(texts) == worker.texts_encoded
+    for i in range(len(texts)):
+        assert np.allclose(results[i][0], expected[i], atol=1e-4)
+    with pytest.raises(RuntimeError, match="not running"):
+        worker.encode(["after stop"])
+
+
 def test_vectors_are_normalised(embedder: Embedder) -> None:
     vectors = embedder.encode(["hello", "a much longer ticket text about a refund for a broken kettle"])
     assert vectors.dtype == np.float32

@@ -23,10 +23,9 @@ def health() -> dict[str, str]:
 )
 def ready(state: State) -> Response[dict[str, Any]]:
     routing = state.routing
-    model_process = state.encoder_process
     checks = {
         "database": ping(state.engine),
-        "encoder": routing.encoder.running and (model_process is None or model_process.running),
+        "encoder": routing.encoder.running and all(process.running for process in state.encoder_processes),
         "classifier": routing.classifiers.loaded,
     }
     ok = all(checks.values())
