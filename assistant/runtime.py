@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +37,7 @@ from assistant.settings import Settings
 from assistant.tickets.intake import TicketWriter
 from classifiers.language import LanguageDetector
 from knowledge import EncoderWorker, TextEmbedder
-from knowledge.encoder_process import EncoderProcess
+from knowledge.encoder_process import EncoderProcess, ProcessPool
 
 log = logging.getLogger("assistant")
 
@@ -163,7 +164,8 @@ def start_runtime(settings: Settings, *, embedder: TextEmbedder | None = None) -
         encoders, dimension = [local.encode], local.dimension
     else:
         encoder_processes = start_encoder_processes(settings)
-        encoders, dimension = [process.encode for process in encoder_processes], encoder_processes[0].dimension
+        pool = ProcessPool(encoder_processes, cores=settings.torch_threads or os.cpu_count() or 1)
+        encoders, dimension = pool.encoders(), encoder_processes[0].dimension
         single_threaded_blas()
     encoder = EncoderWorker(encoders, max_batch=settings.encoder_max_batch, max_wait_ms=settings.encoder_max_wait_ms)
     classifiers = ClassifierStore(settings.classifier_dir, model_name=model_name)

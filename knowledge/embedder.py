@@ -34,6 +34,9 @@ class TextEmbedder(Protocol):
 
     def warm_up(self) -> TextEmbedder: ...
 
+    def use_threads(self, count: int) -> None:
+        """Threads for the next encode calls, where the backend can change them after loading."""
+
     def encode(self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray: ...
 
 
@@ -81,6 +84,12 @@ class Embedder:
         self._loaded()
         self.encode(["warm up"])
         return self
+
+    def use_threads(self, count: int) -> None:
+        import torch
+
+        if count > 0 and torch.get_num_threads() != count:
+            torch.set_num_threads(count)
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
         model = self._loaded()
@@ -141,6 +150,9 @@ class E5Embedder:
         self._loaded()
         self.encode(["warm up"])
         return self
+
+    def use_threads(self, count: int) -> None:
+        """The engine's threads are fixed when it loads."""
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
         model = self._loaded()

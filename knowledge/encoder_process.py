@@ -8,9 +8,11 @@ of its own; the parent's batching thread sends it a batch and gets the vectors b
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
+import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -60,11 +62,12 @@ class EncoderProcess:
     def running(self) -> bool:
         return self._process is not None and self._process.is_alive()
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
+    def encode(self, texts: Sequence[str], *, threads: int = 0) -> np.ndarray:
+        """``threads``: how many threads the model may use for this batch (0: as it is)."""
         if self._connection is None or not self.running:
             raise RuntimeError("encoder process is not running")
         with self._lock:
-            self._connection.send(list(texts))
+            self._connection.send((list(texts), threads))
             result = self._connection.recv()
         if isinstance(result, BaseException):
             raise result
@@ -87,7 +90,39 @@ class EncoderProcess:
         self._process = self._connection = None
 
 
+class ProcessPool:
+    """Model processes that share the machine's cores. A batch runs on all of them when it is the only one in
+    flight, and on its share when batches run side by side: OpenMP threads beyond the cores wait on each
+    other at every step of a forward pass. Measured on this 2-core machine (batches of 32): one process
+    on 2 threads 110–144 texts/s; two on 2 threads each, side by side, 90–128/s; two on 1 thread each
+    146–153/s. One text alone: 15–20 ms on 2 threads, 21–22 ms on 1."""
+
+    def __init__(self, processes: Sequence[EncoderProcess], *, cores: int) -> None:
+        self.processes = list(processes)
+        self.cores = max(1, cores)
+        self._in_flight = 0
+        self._lock = threading.Lock()
+
+    def encoders(self) -> list[Callable[[Sequence[str]], np.ndarray]]:
+        """One encode function per process, for an ``EncoderWorker``."""
+        return [functools.partial(self._encode, process) for process in self.processes]
+
+    def _encode(self, process: EncoderProcess, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            self._in_flight += 1
+            alone = self._in_flight == 1
+        try:
+            share = self.cores if alone else max(1, self.cores // len(self.processes))
+            return process.encode(texts, threads=share)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+
 def _serve(connection: Connection, backend: str, model_path: str, threads: int) -> None:
+    # Read by OpenMP when torch loads it. Threads that have no work sleep at once instead of spinning on
+    # cores that another model process or the service needs.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from knowledge.embedder import create_embedder
 
     try:
@@ -98,12 +133,15 @@ def _serve(connection: Connection, backend: str, model_path: str, threads: int) 
     connection.send((READY, embedder.dimension))
     while True:
         try:
-            texts = connection.recv()
+            message = connection.recv()
         except EOFError:  # the parent is gone
             return
-        if texts is None:
+        if message is None:
             return
+        texts, batch_threads = message
         try:
+            if batch_threads:
+                embedder.use_threads(batch_threads)
             connection.send(embedder.encode(texts))
         except Exception as exc:
             connection.send(exc)

@@ -37,7 +37,9 @@ def rows(engine: Engine, model: type) -> int:
 
 def test_a_batch_commits_once_and_answers_each_sender(engine: Engine) -> None:
     first, second = TicketCreate(**ticket_payload()), TicketCreate(**ticket_payload())
-    later_event = TicketCreate(**ticket_payload(external_id=first.external_id, event_id="evt-2"))
+    later_event = TicketCreate(
+        **ticket_payload(external_id=first.external_id, event_id="evt-2", subject="Parcel still missing")
+    )
     writer = TicketWriter(engine).start()
     try:
         futures: list[Future[tuple[DecisionRead, bool]]] = []
@@ -54,6 +56,22 @@ def test_a_batch_commits_once_and_answers_each_sender(engine: Engine) -> None:
     assert replayed.replayed and replayed.decision_id == stored.decision_id
     assert update.ticket_id == stored.ticket_id and update.decision_id != stored.decision_id
     assert (rows(engine, Ticket), rows(engine, RoutingDecision), rows(engine, WebhookDelivery)) == (2, 3, 3)
+    with Session(engine) as session:
+        ticket = session.get(Ticket, stored.ticket_id)
+        assert ticket is not None and ticket.subject == "Parcel still missing"  # the batch's last event wins
+
+    # A stored ticket's next event, without a created time: the ticket keeps its own, takes the new routing.
+    writer = TicketWriter(engine).start()
+    try:
+        again = TicketCreate(**ticket_payload(external_id=second.external_id, event_id="evt-9", created_at=None))
+        moved, moved_created = writer.store(again, decision(department="orders")).result(timeout=30)
+    finally:
+        writer.stop()
+    assert moved_created and moved.department == "orders"
+    with Session(engine) as session:
+        ticket = session.get(Ticket, moved.ticket_id)
+        assert ticket is not None and (ticket.department, ticket.updated_at > ticket.created_at) == ("orders", True)
+        assert ticket.created_at.isoformat() == "2026-11-20T08:30:00+00:00"
     if engine.dialect.name == "sqlite":  # three new deliveries, at most the first on its own
         assert writer.transactions <= 2
 

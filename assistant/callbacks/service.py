@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, or_, update
+from sqlalchemy import Engine, insert, or_, update
 from sqlmodel import Session, col, select
 
 from assistant.callbacks.models import (
@@ -80,6 +80,29 @@ def enqueue(session: Session, event: str, payload: dict[str, Any]) -> int:
             )
         )
     return len(subscription_ids)
+
+
+def enqueue_many(session: Session, event: str, payloads: list[dict[str, Any]]) -> int:
+    """``enqueue`` for many payloads in one statement."""
+    subscription_ids = session.exec(select(CallbackSubscription.id).where(col(CallbackSubscription.active))).all()
+    if not subscription_ids or not payloads:
+        return 0
+    now = utcnow()
+    rows = [
+        {
+            "subscription_id": subscription_id,
+            "event": event,
+            "payload": payload,
+            "status": DeliveryStatus.pending.value,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for payload in payloads
+        for subscription_id in subscription_ids
+    ]
+    session.execute(insert(OutboxDelivery.__table__), rows)
+    return len(rows)
 
 
 def list_deliveries(session: Session, *, status: DeliveryStatus | None, limit: int) -> list[DeliveryRead]:

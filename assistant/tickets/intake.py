@@ -23,7 +23,7 @@ from assistant.db import write_lock
 from assistant.errors import ServiceUnavailable
 from assistant.routing.engine import RoutingEngine
 from assistant.tickets.models import DecisionRead, TicketCreate
-from assistant.tickets.service import delivered_decision, stage_decided, store_decided
+from assistant.tickets.service import delivered_decision, stage_batch, store_decided
 from knowledge.batching import DEFAULT_TIMEOUT_SECONDS
 
 log = logging.getLogger("assistant")
@@ -92,7 +92,7 @@ class TicketWriter:
     def _write(self, batch: list[_Pending]) -> None:
         try:
             with Session(self.engine, expire_on_commit=False) as session, write_lock(session):
-                results = [stage_decided(session, item.payload, item.decision) for item in batch]
+                results = stage_batch(session, [(item.payload, item.decision) for item in batch])
                 session.commit()
         except Exception:
             # Another process committed one of these deliveries first, or one of them cannot be stored:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func
+from sqlalchemy import bindparam, exists, func, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from assistant.callbacks.service import DECISION_EVENT, enqueue
+from assistant.callbacks.service import DECISION_EVENT, enqueue, enqueue_many
 from assistant.cases.models import ResolvedCase
-from assistant.db import utcnow, write_lock
+from assistant.db import UTCDateTime, utcnow, write_lock
 from assistant.errors import InvalidInput, NotFound
 from assistant.routing.engine import RoutingEngine, ticket_text
 from assistant.tickets.models import (
@@ -80,6 +82,163 @@ def stage_decided(session: Session, payload: TicketCreate, decision: DecisionRea
     if stored is not None:
         return stored, False
     return _store(session, payload, decision), True
+
+
+def stage_batch(
+    session: Session, batch: Sequence[tuple[TicketCreate, DecisionRead]]
+) -> list[tuple[DecisionRead, bool]]:
+    """``stage_decided`` for many routed tickets at once, uncommitted, in a handful of statements: the ORM's
+    per-object work cost about 4 ms of CPU per ticket, more than everything else a webhook does.
+
+    Deliveries are taken in order: one already stored, or earlier in the batch, is answered with its
+    decision; later events of the same ticket update it, as one at a time would."""
+    now = utcnow()
+    tickets, decisions, deliveries = Ticket.__table__, RoutingDecision.__table__, WebhookDelivery.__table__
+    keys = [(p.source, p.external_id, p.event_id) for p, _ in batch]
+    wanted = set(keys)
+    stored: dict[tuple[str, str, str], DecisionRead] = {}
+    for row in session.exec(
+        select(WebhookDelivery.source, WebhookDelivery.external_id, WebhookDelivery.event_id, RoutingDecision)
+        .join(RoutingDecision, col(WebhookDelivery.decision_id) == col(RoutingDecision.id))
+        .where(_by_source(WebhookDelivery, [(source, external_id) for source, external_id, _ in keys]))
+    ):
+        if (row[0], row[1], row[2]) in wanted:
+            stored[(row[0], row[1], row[2])] = decision_read(row[3], replayed=True)
+    new: list[int] = []  # positions in the batch of deliveries to store
+    first_of: dict[tuple[str, str, str], int] = {}
+    for position, key in enumerate(keys):
+        if key not in stored and key not in first_of:
+            first_of[key] = position
+            new.append(position)
+    ticket_keys = sorted({(batch[i][0].source, batch[i][0].external_id) for i in new})
+    ticket_ids: dict[tuple[str, str], int] = {}
+    if ticket_keys:
+        for ticket_id, source, external_id in session.exec(
+            select(Ticket.id, Ticket.source, Ticket.external_id).where(_by_source(Ticket, ticket_keys))
+        ):
+            ticket_ids[(source, external_id)] = ticket_id
+    # Each ticket ends as its batch's last event leaves it; a new one is inserted as its first event has it.
+    final: dict[tuple[str, str], dict[str, Any]] = {}
+    for i in new:
+        payload, decision = batch[i]
+        key2 = (payload.source, payload.external_id)
+        earlier = final.get(key2)
+        final[key2] = _ticket_values(payload, decision, now) | {
+            "created_at": payload.created_at or (earlier["created_at"] if earlier else None)
+        }
+    inserted = [key2 for key2 in final if key2 not in ticket_ids]
+    if inserted:
+        rows = [final[key2] | {"received_at": now, "created_at": final[key2]["created_at"] or now} for key2 in inserted]
+        result = session.execute(insert(tickets).returning(tickets.c.id, sort_by_parameter_order=True), rows)
+        ticket_ids.update(zip(inserted, result.scalars(), strict=True))
+    updated = [key2 for key2 in final if key2 not in inserted]
+    if updated:
+        session.execute(
+            update(tickets)
+            .where(tickets.c.id == bindparam("ticket_id"))
+            .values(
+                {
+                    **{name: bindparam(f"new_{name}") for name in _TICKET_FIELDS},
+                    "created_at": func.coalesce(bindparam("new_created_at", type_=UTCDateTime()), tickets.c.created_at),
+                }
+            ),
+            [
+                {"ticket_id": ticket_ids[key2]}
+                | {f"new_{name}": final[key2][name] for name in (*_TICKET_FIELDS, "created_at")}
+                for key2 in updated
+            ],
+        )
+    decision_rows = [
+        batch[i][1].model_dump(include=set(_DECISION_FIELDS))
+        | {"ticket_id": ticket_ids[(batch[i][0].source, batch[i][0].external_id)], "created_at": now}
+        for i in new
+    ]
+    answers: dict[int, DecisionRead] = {}
+    if new:
+        returning = insert(decisions).returning(decisions.c.id, sort_by_parameter_order=True)
+        result = session.execute(returning, decision_rows)
+        for i, decision_id, values in zip(new, result.scalars(), decision_rows, strict=True):
+            answers[i] = DecisionRead(**values, decision_id=decision_id, actor=None, note=None)
+        session.execute(
+            insert(deliveries),
+            [
+                {
+                    "source": batch[i][0].source,
+                    "external_id": batch[i][0].external_id,
+                    "event_id": batch[i][0].event_id,
+                    "ticket_id": answers[i].ticket_id,
+                    "decision_id": answers[i].decision_id,
+                    "received_at": now,
+                }
+                for i in new
+            ],
+        )
+        enqueue_many(
+            session,
+            DECISION_EVENT,
+            [
+                {
+                    "source": batch[i][0].source,
+                    "external_id": batch[i][0].external_id,
+                    "decision": answers[i].model_dump(mode="json", exclude={"replayed"}),
+                }
+                for i in new
+            ],
+        )
+    results: list[tuple[DecisionRead, bool]] = []
+    for position, key in enumerate(keys):
+        if key in stored:
+            results.append((stored[key], False))
+        elif first_of[key] == position:
+            results.append((answers[position], True))
+        else:
+            results.append((answers[first_of[key]].model_copy(update={"replayed": True}), False))
+    return results
+
+
+def _by_source(table: type[Ticket] | type[WebhookDelivery], keys: Sequence[tuple[str, str]]) -> Any:
+    """Rows with any of these (source, external id) keys, per source: SQLite answers a tuple IN by scanning
+    the table, but a source with a list of ids from the unique index."""
+    by_source: dict[str, set[str]] = {}
+    for source, external_id in keys:
+        by_source.setdefault(source, set()).add(external_id)
+    return or_(
+        *[
+            (col(table.source) == source) & col(table.external_id).in_(sorted(ids))
+            for source, ids in sorted(by_source.items())
+        ]
+    )
+
+
+_TICKET_FIELDS = (
+    "subject",
+    "body",
+    "channel",
+    "customer_ref",
+    "customer_tier",
+    "language",
+    "department",
+    "intent",
+    "needs_human_triage",
+    "updated_at",
+)
+
+
+def _ticket_values(payload: TicketCreate, decision: DecisionRead, now: datetime) -> dict[str, Any]:
+    return {
+        "source": payload.source,
+        "external_id": payload.external_id,
+        "subject": payload.subject,
+        "body": payload.body,
+        "channel": payload.channel.value,
+        "customer_ref": payload.customer_ref,
+        "customer_tier": payload.customer_tier,
+        "language": decision.language,
+        "department": decision.department,
+        "intent": decision.intent,
+        "needs_human_triage": decision.needs_human_triage,
+        "updated_at": now,
+    }
 
 
 def _store(session: Session, payload: TicketCreate, decision: DecisionRead) -> DecisionRead:
