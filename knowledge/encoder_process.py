@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import multiprocessing
-import os
 import threading
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
@@ -94,8 +93,9 @@ class ProcessPool:
     """Model processes that share the machine's cores. A batch runs on all of them when it is the only one in
     flight, and on its share when batches run side by side: OpenMP threads beyond the cores wait on each
     other at every step of a forward pass. Measured on this 2-core machine (batches of 32): one process
-    on 2 threads 110–144 texts/s; two on 2 threads each, side by side, 90–128/s; two on 1 thread each
-    146–153/s. One text alone: 15–20 ms on 2 threads, 21–22 ms on 1."""
+    on 2 threads 110–144 texts/s; two on 2 threads each, side by side, 90/s; two on 1 thread each
+    146–153/s. One text alone: 15–20 ms on 2 threads, 21–22 ms on 1. (OpenMP's passive wait policy
+    helped two oversubscribed processes, 128/s, but cost a lone text 3–9 ms, so it is not set.)"""
 
     def __init__(self, processes: Sequence[EncoderProcess], *, cores: int) -> None:
         self.processes = list(processes)
@@ -120,9 +120,6 @@ class ProcessPool:
 
 
 def _serve(connection: Connection, backend: str, model_path: str, threads: int) -> None:
-    # Read by OpenMP when torch loads it. Threads that have no work sleep at once instead of spinning on
-    # cores that another model process or the service needs.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from knowledge.embedder import create_embedder
 
     try:

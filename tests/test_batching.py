@@ -136,3 +136,34 @@ def test_encoder_process_reports_a_missing_model(tmp_path: object) -> None:
 
     with pytest.raises(RuntimeError, match="failed to load"):
         EncoderProcess("sentence-transformers", f"{tmp_path}/no-model-here").start()
+
+
+def test_process_pool_gives_a_lone_batch_every_core_and_side_by_side_batches_a_share() -> None:
+    """Stand-ins for model processes record the thread count each batch was given; the real processes are
+    exercised above and by every server test."""
+    from knowledge.encoder_process import ProcessPool
+
+    both_running = threading.Barrier(2, timeout=30)
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.threads: list[int] = []
+
+        def encode(self, texts: list[str], *, threads: int = 0) -> np.ndarray:
+            self.threads.append(threads)
+            if texts == ["together"]:
+                both_running.wait()
+            return np.zeros((len(texts), 2), dtype=np.float32)
+
+    first, second = Recorder(), Recorder()
+    pool = ProcessPool([first, second], cores=2)  # type: ignore[list-item]
+    encode_first, encode_second = pool.encoders()
+    encode_first(["alone"])
+    assert first.threads == [2]
+    together = [threading.Thread(target=encode, args=(["together"],)) for encode in (encode_first, encode_second)]
+    for thread in together:
+        thread.start()
+    for thread in together:
+        thread.join()
+    # Whichever started second saw the other in flight and took its share of one core.
+    assert sorted([first.threads[-1], second.threads[-1]]) == [1, 2]
