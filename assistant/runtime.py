@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,18 +123,18 @@ def single_threaded_blas() -> None:
 
 
 def start_encoder_processes(settings: Settings) -> list[EncoderProcess]:
-    processes: list[EncoderProcess] = []
-    try:
-        for _ in range(max(1, settings.encoder_processes)):
-            processes.append(
-                EncoderProcess(
-                    settings.embedding_backend, settings.embedding_model_path, threads=settings.torch_threads
-                ).start()
-            )
-    except BaseException:
+    """The model processes, loading side by side; none is left running if one fails to load."""
+    processes = [
+        EncoderProcess(settings.embedding_backend, settings.embedding_model_path, threads=settings.torch_threads)
+        for _ in range(max(1, settings.encoder_processes))
+    ]
+    with ThreadPoolExecutor(max_workers=len(processes)) as pool:
+        starts = [pool.submit(process.start) for process in processes]
+    failures = [start.exception() for start in starts if start.exception() is not None]
+    if failures:
         for process in processes:
             process.stop()
-        raise
+        raise failures[0]
     return processes
 
 

@@ -67,7 +67,8 @@ class Settings:
     # Run the model in a child process, away from the web process's GIL (see knowledge.encoder_process).
     encoder_process: bool = True
     # How many such processes take batches from the one queue; they share torch_threads (0: every core).
-    encoder_processes: int = 1
+    # Two keep the cores busy under load where one cannot (see knowledge.encoder_process.ProcessPool).
+    encoder_processes: int = 2
     # Threads for synchronous handlers: at least the concurrency the encoder should batch over.
     handler_threads: int = 64
 
