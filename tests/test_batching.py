@@ -112,24 +112,6 @@ def test_failures_reach_the_caller_and_the_worker_lives_on() -> None:
         worker.encode(["after stop"])
 
 
-def test_one_request_at_a_time_stays_with_the_first_model() -> None:
-    """A trickle of requests keeps going to the first idle model (its weights stay warm in the cache)."""
-    used: list[str] = []
-
-    def model(name: str) -> Callable[[list[str]], np.ndarray]:
-        def encode(batch: list[str]) -> np.ndarray:
-            used.append(name)
-            return np.zeros((len(batch), 2), dtype=np.float32)
-
-        return encode
-
-    worker = EncoderWorker([model("first"), model("second")]).start()
-    for i in range(30):
-        worker.encode([f"request {i}"])
-    worker.stop()
-    assert used == ["first"] * 30
-
-
 def test_a_step_runs_once_per_batch_for_all_its_requests(embedder: Embedder) -> None:
     class Step:
         def __init__(self) -> None:
