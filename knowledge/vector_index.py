@@ -182,6 +182,8 @@ class VectorIndex:
         self._kind = FLAT
         self._ids = np.empty(0, dtype=np.int64)  # sorted; the source of truth for membership
         self._nlist = 0
+        # Layouts built and swapped in by this object (flat → IVF, retrains, IVF → flat): for monitoring.
+        self.layouts_built = 0
         self._trained_count = 0
 
     # ------------------------------------------------------------------ reading
@@ -490,6 +492,7 @@ class VectorIndex:
                     if target == IVF:  # here, not in _build: the nprobe setter may have run meanwhile
                         index.nprobe = self._effective_nprobe(nlist)
                     self._index, self._kind, self._nlist = index, target, nlist
+                    self.layouts_built += 1
                     # What the lists were trained on, not what the journal added since: writes that raced a
                     # long build would otherwise push the next retrain out of reach.
                     self._trained_count = trained_on if target == IVF else 0

@@ -276,7 +276,7 @@ def test_random_writes_from_two_threads_match_a_plain_dict() -> None:
     """Unsorted and repeated ids, upserts and removes from two writers (odd and even ids), while searches
     run: through flat → IVF → retrained IVF → flat, the index ends exactly like a dict of the same writes."""
     dimension = 16
-    index = VectorIndex(dimension, "test-model", approximate_threshold=100, nprobe=10_000)
+    index = VectorIndex(dimension, "test-model", approximate_threshold=30, nprobe=10_000)
     models: list[dict[int, np.ndarray]] = [{}, {}]
     layouts: set[tuple[str, int | None]] = set()
     errors: list[BaseException] = []
@@ -306,6 +306,7 @@ def test_random_writes_from_two_threads_match_a_plain_dict() -> None:
         try:
             while not done.is_set():
                 index.search(unit_vectors(4, dimension=dimension), k=5)
+                layouts.add((index.index_type, index.nlist))
         except BaseException as exc:
             errors.append(exc)
 
@@ -319,7 +320,11 @@ def test_random_writes_from_two_threads_match_a_plain_dict() -> None:
     for thread in searchers:
         thread.join(timeout=60)
     assert not errors
-    assert {kind for kind, _ in layouts} == {"flat", "ivf"} and len({n for _, n in layouts if n}) >= 2
+    assert {kind for kind, _ in layouts} == {"flat", "ivf"}
+    # flat → IVF, at least one retrain (the writers reach ~800 vectors, far past 4 × what the first build
+    # held), IVF → flat. Counted, not sampled: on a busy machine a short-lived layout can come and go
+    # between two samples.
+    assert index.layouts_built >= 3
     expected = models[0] | models[1]
     assert index.index_type == "flat" and index.ids().tolist() == sorted(expected)
     if expected:
