@@ -78,10 +78,7 @@ def store_decided(session: Session, payload: TicketCreate, decision: DecisionRea
 def stage_decided(session: Session, payload: TicketCreate, decision: DecisionRead) -> tuple[DecisionRead, bool]:
     """Add a routed ticket to the session's transaction, uncommitted; a delivery already there (committed,
     or staged earlier in this transaction) is returned instead, with False."""
-    stored = delivered_decision(session, payload)
-    if stored is not None:
-        return stored, False
-    return _store(session, payload, decision), True
+    return stage_batch(session, [(payload, decision)])[0]
 
 
 def stage_batch(
@@ -239,51 +236,6 @@ def _ticket_values(payload: TicketCreate, decision: DecisionRead, now: datetime)
         "needs_human_triage": decision.needs_human_triage,
         "updated_at": now,
     }
-
-
-def _store(session: Session, payload: TicketCreate, decision: DecisionRead) -> DecisionRead:
-    now = utcnow()
-    ticket = session.exec(
-        select(Ticket).where(Ticket.source == payload.source, Ticket.external_id == payload.external_id)
-    ).first()
-    if ticket is None:
-        ticket = Ticket(source=payload.source, external_id=payload.external_id, received_at=now)
-    ticket.subject = payload.subject
-    ticket.body = payload.body
-    ticket.channel = payload.channel.value
-    ticket.customer_ref = payload.customer_ref
-    ticket.customer_tier = payload.customer_tier
-    ticket.created_at = payload.created_at or ticket.created_at
-    ticket.language = decision.language
-    ticket.department = decision.department
-    ticket.intent = decision.intent
-    ticket.needs_human_triage = decision.needs_human_triage
-    ticket.updated_at = now
-    session.add(ticket)
-    session.flush()
-    assert ticket.id is not None
-    row = RoutingDecision(
-        ticket_id=ticket.id,
-        **decision.model_dump(include=set(_DECISION_FIELDS)),
-        created_at=now,
-    )
-    session.add(row)
-    session.flush()
-    assert row.id is not None
-    session.add(
-        WebhookDelivery(
-            source=payload.source,
-            external_id=payload.external_id,
-            event_id=payload.event_id,
-            ticket_id=ticket.id,
-            decision_id=row.id,
-            received_at=now,
-        )
-    )
-    decision = decision_read(row)
-    # In the decision's own transaction: a subscriber is owed this callback exactly when the decision exists.
-    enqueue(session, DECISION_EVENT, callback_payload(ticket, decision))
-    return decision
 
 
 _DECISION_FIELDS = (
