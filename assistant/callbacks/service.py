@@ -71,19 +71,11 @@ def delete_subscription(session: Session, subscription_id: int) -> None:
 
 def enqueue(session: Session, event: str, payload: dict[str, Any]) -> int:
     """Add a delivery per active subscription, in the caller's transaction (committed with the decision)."""
-    subscription_ids = session.exec(select(CallbackSubscription.id).where(col(CallbackSubscription.active))).all()
-    now = utcnow()
-    for subscription_id in subscription_ids:
-        session.add(
-            OutboxDelivery(
-                subscription_id=subscription_id, event=event, payload=payload, next_attempt_at=now, created_at=now
-            )
-        )
-    return len(subscription_ids)
+    return enqueue_many(session, event, [payload])
 
 
 def enqueue_many(session: Session, event: str, payloads: list[dict[str, Any]]) -> int:
-    """``enqueue`` for many payloads in one statement."""
+    """A delivery per active subscription for each payload, in one statement, in the caller's transaction."""
     subscription_ids = session.exec(select(CallbackSubscription.id).where(col(CallbackSubscription.active))).all()
     if not subscription_ids or not payloads:
         return 0

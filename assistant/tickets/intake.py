@@ -9,7 +9,6 @@ stages a batch of tickets and commits once does the same work with none of that 
 from __future__ import annotations
 
 import asyncio
-import logging
 import queue
 import threading
 from concurrent.futures import Future
@@ -25,8 +24,6 @@ from assistant.routing.engine import RoutingEngine
 from assistant.tickets.models import DecisionRead, TicketCreate
 from assistant.tickets.service import delivered_decision, stage_batch, store_decided
 from knowledge.batching import DEFAULT_TIMEOUT_SECONDS
-
-log = logging.getLogger("assistant")
 
 _STOP = object()
 
