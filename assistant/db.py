@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Self, TypeVar
 
 from sqlalchemy import DateTime, Engine, event, text
 from sqlalchemy.engine import make_url
@@ -87,6 +90,123 @@ def write_lock(session: Session) -> threading.Lock | nullcontext[None]:
 def session_scope(engine: Engine) -> Iterator[Session]:
     with Session(engine, expire_on_commit=False) as session:
         yield session
+
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+_STOP = object()
+log = logging.getLogger("assistant")
+
+
+class BatchWriter(Generic[Item, Result]):
+    """One thread that commits what it is handed; items that arrive together share one transaction.
+
+    A thread per write meant many threads taking turns at the GIL and queueing for SQLite's one writer,
+    each holding the write lock while it waited for the GIL again; one writer that stages a batch and
+    commits once does the same work with none of that hand-over.
+
+    ``stage_batch`` adds a batch to the session, uncommitted, and returns each item's result; the writer
+    commits. If the batch fails, each item goes through ``write_alone`` in a transaction of its own (which
+    it commits), so that a failure reaches only its own item's future."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        name: str,
+        stage_batch: Callable[[Session, list[Item]], list[Result]],
+        write_alone: Callable[[Session, Item], Result],
+        max_batch: int = 64,
+    ) -> None:
+        self.engine = engine
+        self.name = name
+        self.max_batch = max_batch
+        self._stage_batch = stage_batch
+        self._write_alone = write_alone
+        self._queue: queue.SimpleQueue[tuple[Item, Future[Result]] | threading.Event | object] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self.transactions = 0
+
+    def start(self) -> Self:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Commits what was handed over before, then ends the thread."""
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join(timeout)
+            self._thread = None
+
+    def submit(self, item: Item) -> Future[Result]:
+        """Future of the item's result, resolved once committed."""
+        future: Future[Result] = Future()
+        if self._thread is None:
+            future.set_exception(RuntimeError(f"{self.name} is not running"))
+        else:
+            self._queue.put((item, future))
+        return future
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until everything handed over before this call is committed (or has failed); False on timeout.
+        For readers that must see this process's own writes."""
+        if self._thread is None:
+            return True
+        done = threading.Event()
+        self._queue.put(done)
+        return done.wait(timeout)
+
+    def _run(self) -> None:
+        while True:
+            batch: list[tuple[Item, Future[Result]]] = []
+            flushed: list[threading.Event] = []
+            stop = False
+            item = self._queue.get()
+            while True:
+                if item is _STOP:
+                    stop = True
+                elif isinstance(item, threading.Event):
+                    flushed.append(item)
+                else:
+                    batch.append(item)  # type: ignore[arg-type]
+                if stop or len(batch) >= self.max_batch:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                self._write(batch)
+            for done in flushed:
+                done.set()
+            if stop:
+                return
+
+    def _write(self, batch: list[tuple[Item, Future[Result]]]) -> None:
+        try:
+            with Session(self.engine, expire_on_commit=False) as session, write_lock(session):
+                results = self._stage_batch(session, [item for item, _ in batch])
+                session.commit()
+        except Exception:
+            log.debug("%s: a batch of %d failed; writing each alone", self.name, len(batch), exc_info=True)
+            for item, future in batch:
+                self._write_one(item, future)
+            return
+        self.transactions += 1
+        for (_, future), result in zip(batch, results, strict=True):
+            future.set_result(result)
+
+    def _write_one(self, item: Item, future: Future[Result]) -> None:
+        try:
+            with Session(self.engine, expire_on_commit=False) as session:
+                result = self._write_alone(session, item)
+        except BaseException as exc:  # the item's owner gets the failure; the writer lives on
+            future.set_exception(exc)
+            return
+        self.transactions += 1
+        future.set_result(result)
 
 
 def migrate(engine: Engine) -> None:

@@ -31,6 +31,7 @@ from assistant.errors import ServiceUnavailable
 from assistant.faq.search import PortalSearch
 from assistant.faq.service import FAQ_SOURCE
 from assistant.indexing.service import IndexFollower, KnowledgeIndexes, TextEncoder
+from assistant.insights.deflection import SearchLog
 from assistant.routing.engine import ClassifierStore, RoutingEngine
 from assistant.routing.rules import load_rules
 from assistant.schedules.service import ScheduleBook, load_schedules_file
@@ -58,6 +59,7 @@ class Runtime:
     schedule_book: ScheduleBook
     callback_worker: CallbackWorker | None
     ticket_writer: TicketWriter
+    search_log: SearchLog
     demo_credentials: dict[str, str] = field(default_factory=dict)
     encoder_processes: list[EncoderProcess] = field(default_factory=list)
 
@@ -76,6 +78,7 @@ class Runtime:
             "key_roles": KeyRoles(self.engine),
             "schedule_book": self.schedule_book,
             "ticket_writer": self.ticket_writer,
+            "search_log": self.search_log,
         }
 
     def banner(self) -> str:
@@ -104,6 +107,7 @@ class Runtime:
 
     def stop(self) -> None:
         self.ticket_writer.stop()
+        self.search_log.stop()
         if self.callback_worker is not None:
             self.callback_worker.stop()
         self.index_follower.stop()
@@ -243,6 +247,7 @@ def start_runtime(settings: Settings, *, embedder: TextEmbedder | None = None) -
         schedule_book,
         callback_worker,
         TicketWriter(engine).start(),
+        SearchLog(engine).start(),
         credentials,
         encoder_processes,
     )

@@ -14,7 +14,7 @@ from litestar.testing import TestClient
 from sqlalchemy import text
 
 from assistant.db import make_engine
-from assistant.insights.deflection import record_search
+from assistant.insights.deflection import PortalSearchRecord, SearchLog
 from assistant.security import signed_headers
 from bench.drivers import ALWAYS_OPEN, TRUTH, synthetic_desk
 from tests.support import WEBHOOK_SECRET, WEBHOOK_SOURCE, post_ticket, ticket_payload
@@ -177,16 +177,10 @@ def test_deflection_counts_searches_not_followed_by_a_ticket(
         (None, "2026-11-16T12:00:00Z", 0),  # nobody to follow: counted, not judged
         ("cust-c", "2026-11-17T09:00:00Z", 1),  # a ticket 97 h later: deflected in a 72 h window, not in 120 h
     ]
+    search_log = SearchLog(engine).start()
     for customer, moment, results in searches:
-        record_search(
-            engine,
-            query="how do I",
-            customer_ref=customer,
-            results=results,
-            top_score=None,
-            top_faq_id=None,
-            searched_at=at(moment),
-        )
+        search_log.record(PortalSearchRecord("how do I", customer, results, None, None, at(moment)))
+    search_log.stop()  # commits what it was handed first
     engine.dispose()
     for n, (customer, created) in enumerate(
         [("cust-a", "2026-11-17T09:00:00Z"), ("cust-b", "2026-11-15T09:00:00Z"), ("cust-c", "2026-11-21T10:00:00Z")]

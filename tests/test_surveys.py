@@ -213,15 +213,15 @@ def test_erasure_helpers_strip_comments_and_references_but_keep_the_scores(
     loaded: TestClient[Any], lead: Headers, settings: Any
 ) -> None:
     from assistant.db import session_scope
-    from assistant.insights.deflection import record_search, scrub_customer_searches
+    from assistant.insights.deflection import PortalSearchRecord, scrub_customer_searches, stage_searches
     from assistant.surveys.service import scrub_customer
 
     extra = survey("r7", "2026-11-18T09:00:00Z", None, csat=4, customer_ref="cust-9", comment="call 0171 2345678")
     assert post(loaded, "/v1/webhooks/surveys", extra).status_code == 201
     before = figures(groups(loaded, lead, group_by="all")["all"])
     engine = make_engine(settings.resolved_database_url)
-    record_search(engine, query="refund", customer_ref="cust-9", results=1, top_score=0.5, top_faq_id=None)
     with session_scope(engine) as session:
+        stage_searches(session, [PortalSearchRecord("refund", "cust-9", 1, 0.5, None)])
         # cust-9's own response, and both responses on ticket s1 (r1 carries a comment).
         assert scrub_customer(session, "cust-9", [(WEBHOOK_SOURCE, "s1")]) == 3
         assert scrub_customer_searches(session, "cust-9") == 1

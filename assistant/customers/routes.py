@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import delete
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import Parameter
 from sqlmodel import Session
@@ -31,7 +32,9 @@ def erase(
     customer_ref: Annotated[str, Parameter(min_length=1, max_length=128)],
     session: NamedDependency[Session],
     indexes: NamedDependency[KnowledgeIndexes],
+    state: State,
 ) -> ErasureReport:
+    state.search_log.flush()  # the customer's searches still on their way to the log are erased too
     report = erase_customer(session, customer_ref)
     indexes.sync_after_write()
     indexes.save(force=True)  # the erased cases' vectors leave the saved index files now, not in a minute

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Request, Response, delete, get, patch, post
-from litestar.background_tasks import BackgroundTask
+from litestar import Request, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, Parameter, QueryParameter
@@ -17,7 +16,7 @@ from assistant.faq import service
 from assistant.faq.models import FaqCreate, FaqRead, FaqSearchResult, FaqUpdate
 from assistant.faq.search import PortalSearch
 from assistant.indexing.service import KnowledgeIndexes, TextEncoder
-from assistant.insights.deflection import record_search
+from assistant.insights.deflection import PortalSearchRecord
 from assistant.routing.engine import RoutingEngine
 
 FaqId = Annotated[int, Parameter(ge=1, le=MAX_ROW_ID)]
@@ -33,7 +32,7 @@ MAX_QUERY_CHARS = 1_000
     description=(
         "Only published FAQ entries can appear here: never resolved cases, drafts or customer data. "
         "Each key has a budget of searches a minute (ASSISTANT_PORTAL_SEARCHES_PER_MINUTE); beyond it, 429 "
-        "with Retry-After. Every search is logged (query PII-masked) after the answer is sent; with `customer_ref` "
+        "with Retry-After. Every search is logged (query PII-masked) off the request path; with `customer_ref` "
         "it counts towards deflection (`GET /v1/insights/deflection`)."
     ),
     opt={"roles": SEARCH_ROLES},
@@ -53,20 +52,14 @@ async def search_faq(
             description="the signed-in customer's reference, as the ticketing system knows it (for deflection)",
         ),
     ] = None,
-) -> Response[FaqSearchResult]:
+) -> FaqSearchResult:
     portal_search.rate_limiter.take(str(request.scope.get("api_key_id", "")))
     result = await portal_search.search(q, k)
     top = result.results[0] if result.results else None
-    log_search = BackgroundTask(
-        record_search,
-        state.engine,
-        query=q,
-        customer_ref=customer_ref,
-        results=len(result.results),
-        top_score=top.score if top else None,
-        top_faq_id=top.id if top else None,
+    state.search_log.record(
+        PortalSearchRecord(q, customer_ref, len(result.results), top.score if top else None, top.id if top else None)
     )
-    return Response(result, background=log_search)
+    return result
 
 
 @get("/v1/faq", tags=["faq"], summary="List FAQ entries", opt={"roles": [Role.admin]}, sync_to_thread=True)

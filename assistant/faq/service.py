@@ -63,22 +63,25 @@ class FaqDocument:
     answer: str
     language: str | None
     tags: tuple[str, ...]
+    # Cut once when the entry is indexed, not on every search that finds it.
+    answer_excerpt: str
 
-    def hit(self, score: float) -> FaqHit:
+    def hit(self, score: float, *, in_query_language: bool | None = None) -> FaqHit:
         return FaqHit(
             id=self.id,
             score=round(score, 4),
             question=self.question,
             answer=self.answer,
-            answer_excerpt=excerpt(self.answer),
+            answer_excerpt=self.answer_excerpt,
             language=self.language,
             tags=list(self.tags),
+            in_query_language=in_query_language,
         )
 
 
 def _document(row: FaqEntry) -> FaqDocument:
     assert row.id is not None
-    return FaqDocument(row.id, row.question, row.answer, row.language, tuple(row.tags))
+    return FaqDocument(row.id, row.question, row.answer, row.language, tuple(row.tags), excerpt(row.answer))
 
 
 def _stale_vectors(rows: Sequence[FaqEntry], embed: EmbedFn) -> np.ndarray:
@@ -326,13 +329,14 @@ SAME_LANGUAGE_BONUS = 0.05
 def portal_hits(
     documents: Callable[[int], FaqDocument | None], hits: Sequence[Hit], k: int, *, language: str | None = None
 ) -> list[FaqHit]:
-    found = []
-    for hit in hits:
-        document = documents(hit.id)
-        if document is not None:
-            found.append(document.hit(hit.score))
-    if language is not None:
-        for entry in found:
-            entry.in_query_language = entry.language == language if entry.language else None
-        found.sort(key=lambda entry: -(entry.score + (SAME_LANGUAGE_BONUS if entry.in_query_language else 0.0)))
-    return found[:k]
+    """The ``k`` best of the index's hits that are still published; with the query's language, an entry in
+    that language first where it fits about as well. Only the ``k`` shown are built."""
+    found = [(document, hit.score) for hit in hits if (document := documents(hit.id)) is not None]
+    if language is None:
+        return [document.hit(score) for document, score in found[:k]]
+
+    def same_language(document: FaqDocument) -> bool | None:
+        return document.language == language if document.language else None
+
+    found.sort(key=lambda pair: -(pair[1] + (SAME_LANGUAGE_BONUS if same_language(pair[0]) else 0.0)))
+    return [document.hit(score, in_query_language=same_language(document)) for document, score in found[:k]]

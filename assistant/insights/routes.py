@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import get
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from sqlmodel import Session
@@ -97,12 +98,14 @@ def satisfaction_drivers(
 def deflection_rate(
     session: NamedDependency[Session],
     settings: NamedDependency[Settings],
+    state: State,
     start: Start = None,
     end: End = None,
     group_by: Annotated[str, QueryParameter(pattern="^(day|week|all)$")] = "day",
     window_hours: Annotated[float | None, QueryParameter(gt=0, le=24 * 90)] = None,
 ) -> dict[str, Any]:
     period_start, period_end = period_bounds(start, end)
+    state.search_log.flush()  # this process's latest searches count
     return deflection.deflection_report(
         session,
         start=period_start,
