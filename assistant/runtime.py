@@ -129,7 +129,12 @@ def single_threaded_blas() -> None:
 def start_encoder_processes(settings: Settings) -> list[EncoderProcess]:
     """The model processes, loading side by side; none is left running if one fails to load."""
     processes = [
-        EncoderProcess(settings.embedding_backend, settings.embedding_model_path, threads=settings.torch_threads)
+        EncoderProcess(
+            settings.embedding_backend,
+            settings.embedding_model_path,
+            threads=settings.torch_threads,
+            hold_ms=settings.encoder_hold_ms,
+        )
         for _ in range(max(1, settings.encoder_processes))
     ]
     with ThreadPoolExecutor(max_workers=len(processes)) as pool:

@@ -69,6 +69,10 @@ class Settings:
     # How many such processes take batches from the one queue; they share torch_threads (0: every core).
     # Two keep the cores busy under load where one cannot (see knowledge.encoder_process.ProcessPool).
     encoder_processes: int = 2
+    # After a batch that had every core, its process keeps them awake this long for the next one (0: never):
+    # an idle core wakes slowly (see knowledge.encoder_process). Long enough to span what the web process
+    # does between one ticket's vectors and the next ticket (classify, commit, answer: about 10 ms here).
+    encoder_hold_ms: float = 25.0
     # Threads for synchronous handlers: at least the concurrency the encoder should batch over.
     handler_threads: int = 64
 
@@ -161,6 +165,7 @@ def _convert(name: str, raw: str) -> Any:
         "demo": _flag,
         "encoder_process": _flag,
         "encoder_processes": int,
+        "encoder_hold_ms": float,
         "max_body_bytes": int,
         "max_text_chars": int,
         "model_text_chars": int,

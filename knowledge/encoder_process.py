@@ -4,13 +4,26 @@ Inside the service's process, the model's forward pass shares the GIL with every
 torch releases it for each of the hundreds of small operations in a BERT forward pass and must win
 it back each time, so a busy web process slows the model several-fold. A child process has a GIL
 of its own; the parent's batching thread sends it a batch and gets the vectors back through a pipe.
+
+After a batch that had the machine to itself, the process can hold its cores awake for a moment
+(``hold_ms``): it watches the pipe instead of sleeping on it, and torch's OpenMP threads spin as long. A
+core that has gone idle comes back slowly: on this 2-core VM one text took 9.5 ms back to back but 13–16 ms
+when the model had slept 1–20 ms between texts, and requests that come one at a time always leave such a
+gap. The watching thread yields the core whenever another thread wants it, so the web process handling
+the next request is not slowed; holding without yielding lost the gain. Measured through the server at
+concurrency 1, p50: FAQ search 25.8 ms without the hold, 17.2 ms with 10 ms (four alternating runs each);
+webhook tickets, whose classifying and committing leave a longer gap, 26–40 ms without, 30–38 ms with 10 ms
+and 24–27 ms with 30 ms (two runs each, on a machine whose speed drifted by half between runs). The hold
+ends as soon as the next batch comes and costs at most ``hold_ms`` of CPU per lone batch.
 """
 
 from __future__ import annotations
 
 import functools
 import multiprocessing
+import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -20,13 +33,17 @@ import numpy as np
 
 READY = "ready"
 START_TIMEOUT_SECONDS = 180.0
+# libgomp counts its threads' waiting in spins, not time: about 14 ns each measured here.
+GOMP_SPINS_PER_MS = 70_000
 
 
 class EncoderProcess:
-    def __init__(self, backend: str, model_path: str | Path = "", *, threads: int = 0) -> None:
+    def __init__(self, backend: str, model_path: str | Path = "", *, threads: int = 0, hold_ms: float = 0.0) -> None:
+        """``hold_ms``: the longest the process may hold its cores awake after a batch (see the module)."""
         self.backend = backend
         self.model_path = str(model_path)
         self.threads = threads
+        self.hold_ms = hold_ms
         self.dimension = 0
         self._connection: Connection | None = None
         self._process: Any = None
@@ -38,7 +55,10 @@ class EncoderProcess:
         context = multiprocessing.get_context("spawn")  # never fork a process that holds threads
         parent, child = context.Pipe()
         process = context.Process(
-            target=_serve, args=(child, self.backend, self.model_path, self.threads), name="encoder", daemon=True
+            target=_serve,
+            args=(child, self.backend, self.model_path, self.threads, self.hold_ms),
+            name="encoder",
+            daemon=True,
         )
         process.start()
         child.close()
@@ -61,12 +81,13 @@ class EncoderProcess:
     def running(self) -> bool:
         return self._process is not None and self._process.is_alive()
 
-    def encode(self, texts: Sequence[str], *, threads: int = 0) -> np.ndarray:
-        """``threads``: how many threads the model may use for this batch (0: as it is)."""
+    def encode(self, texts: Sequence[str], *, threads: int = 0, hold: bool = False) -> np.ndarray:
+        """``threads``: how many threads the model may use for this batch (0: as it is). ``hold``: keep the
+        cores awake afterwards, up to the process's ``hold_ms``, for a next batch that soon follows."""
         if self._connection is None or not self.running:
             raise RuntimeError("encoder process is not running")
         with self._lock:
-            self._connection.send((list(texts), threads))
+            self._connection.send((list(texts), threads, hold))
             result = self._connection.recv()
         if isinstance(result, BaseException):
             raise result
@@ -91,11 +112,12 @@ class EncoderProcess:
 
 class ProcessPool:
     """Model processes that share the machine's cores. A batch runs on all of them when it is the only one in
-    flight, and on its share when batches run side by side: OpenMP threads beyond the cores wait on each
-    other at every step of a forward pass. Measured on this 2-core machine (batches of 32): one process
-    on 2 threads 110–144 texts/s; two on 2 threads each, side by side, 90/s; two on 1 thread each
-    146–153/s. One text alone: 15–20 ms on 2 threads, 21–22 ms on 1. (OpenMP's passive wait policy
-    helped two oversubscribed processes, 128/s, but cost a lone text 3–9 ms, so it is not set.)"""
+    flight (its process then holds them awake for a moment), and on its share when batches run side by side:
+    OpenMP threads beyond the cores wait on each other at every step of a forward pass. Measured on this
+    2-core machine (batches of 32): one process on 2 threads 110–144 texts/s; two on 2 threads each, side by
+    side, 90/s; two on 1 thread each 146–153/s. One text alone: 15–20 ms on 2 threads, 21–22 ms on 1.
+    (OpenMP's passive wait policy helped two oversubscribed processes, 128/s, but cost a lone text 3–9 ms,
+    so it is not set.)"""
 
     def __init__(self, processes: Sequence[EncoderProcess], *, cores: int) -> None:
         self.processes = list(processes)
@@ -113,13 +135,17 @@ class ProcessPool:
             alone = self._in_flight == 1
         try:
             share = self.cores if alone else max(1, self.cores // len(self.processes))
-            return process.encode(texts, threads=share)
+            # Batches side by side keep each other's cores busy; a held core would only take one from the other.
+            return process.encode(texts, threads=share, hold=alone)
         finally:
             with self._lock:
                 self._in_flight -= 1
 
 
-def _serve(connection: Connection, backend: str, model_path: str, threads: int) -> None:
+def _serve(connection: Connection, backend: str, model_path: str, threads: int, hold_ms: float) -> None:
+    if hold_ms > 0:
+        # Read when torch loads libgomp: its threads then wait as long as the process holds its cores.
+        os.environ.setdefault("GOMP_SPINCOUNT", str(int(hold_ms * GOMP_SPINS_PER_MS)))
     from knowledge.embedder import create_embedder
 
     try:
@@ -128,14 +154,20 @@ def _serve(connection: Connection, backend: str, model_path: str, threads: int) 
         connection.send(exc)
         return
     connection.send((READY, embedder.dimension))
+    hold = False
     while True:
+        if hold:
+            until = time.perf_counter() + hold_ms / 1000
+            while time.perf_counter() < until and not connection.poll(0):
+                # Awake, yet the web process's threads get the core the moment they need it.
+                os.sched_yield()
         try:
             message = connection.recv()
         except EOFError:  # the parent is gone
             return
         if message is None:
             return
-        texts, batch_threads = message
+        texts, batch_threads, hold = message
         try:
             if batch_threads:
                 embedder.use_threads(batch_threads)

@@ -167,7 +167,7 @@ def test_process_pool_gives_a_lone_batch_every_core_and_side_by_side_batches_a_s
         def __init__(self) -> None:
             self.threads: list[int] = []
 
-        def encode(self, texts: list[str], *, threads: int = 0) -> np.ndarray:
+        def encode(self, texts: list[str], *, threads: int = 0, hold: bool = False) -> np.ndarray:
             self.threads.append(threads)
             if texts == ["together"]:
                 both_running.wait()
