@@ -12,17 +12,9 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session, col, func, select
 
-from assistant.db import make_engine, migrate, write_lock
+from assistant.db import write_lock
 from assistant.insights.deflection import PortalSearchRecord, SearchLog
 from assistant.insights.models import PortalSearchLog
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 @contextmanager

@@ -3,25 +3,16 @@ the same batch is answered from the first, and one ticket that cannot be stored 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import Future
 
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
-from assistant.db import make_engine, migrate, write_lock
+from assistant.db import write_lock
 from assistant.tickets.intake import TicketWriter
 from assistant.tickets.models import DecisionRead, RoutingDecision, Ticket, TicketCreate, WebhookDelivery
 from tests.support import ticket_payload
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 def decision(department: str = "shipping_delivery") -> DecisionRead:

@@ -71,7 +71,7 @@ def _write_search(session: Session, record: PortalSearchRecord) -> None:
 
 
 class SearchLog(BatchWriter[PortalSearchRecord, None]):
-    """Logs portal searches off the request path: the search is answered first, and the searches of a busy
+    """Logs portal searches off the request path: no answer waits for its log, and the searches of a busy
     minute share a few commits instead of taking a handler thread and a commit each. ``flush`` before
     reading the log where this process's latest searches must count (an erasure, a deflection report)."""
 
