@@ -43,9 +43,9 @@ class PortalSearch:
             raise InvalidInput("The query is empty: give the customer's question in q.", code="empty_query")
         # Awaited on the event loop: no handler thread is tied up while the model works.
         future = self.encoder.submit([query[: self.model_text_chars]], then=self.search_batch)
-        language = self.language_of(query)  # while the model works
         hits: list[Hit] = (await asyncio.wrap_future(future))[0]
         documents = self.indexes.documents(Collection.faq.value)
+        language = self.language_of(query)
         return FaqSearchResult(
             query=query, language=language, results=portal_hits(documents.get, hits, k, language=language)
         )
