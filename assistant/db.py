@@ -106,8 +106,9 @@ class BatchWriter(Generic[Item, Result]):
     commits once does the same work with none of that hand-over.
 
     ``stage_batch`` adds a batch to the session, uncommitted, and returns each item's result; the writer
-    commits. If the batch fails, each item goes through ``write_alone`` in a transaction of its own (which
-    it commits), so that a failure reaches only its own item's future."""
+    commits. If the batch fails, each item is written in a transaction of its own, so that a failure
+    reaches only its own item's future: by ``write_alone`` (which commits) where given, else as a batch of
+    one."""
 
     def __init__(
         self,
@@ -115,7 +116,7 @@ class BatchWriter(Generic[Item, Result]):
         *,
         name: str,
         stage_batch: Callable[[Session, list[Item]], list[Result]],
-        write_alone: Callable[[Session, Item], Result],
+        write_alone: Callable[[Session, Item], Result] | None = None,
         max_batch: int = 64,
     ) -> None:
         self.engine = engine
@@ -184,11 +185,15 @@ class BatchWriter(Generic[Item, Result]):
             if stop:
                 return
 
+    def _commit(self, items: list[Item]) -> list[Result]:
+        with Session(self.engine, expire_on_commit=False) as session, write_lock(session):
+            results = self._stage_batch(session, items)
+            session.commit()
+        return results
+
     def _write(self, batch: list[tuple[Item, Future[Result]]]) -> None:
         try:
-            with Session(self.engine, expire_on_commit=False) as session, write_lock(session):
-                results = self._stage_batch(session, [item for item, _ in batch])
-                session.commit()
+            results = self._commit([item for item, _ in batch])
         except Exception:
             log.debug("%s: a batch of %d failed; writing each alone", self.name, len(batch), exc_info=True)
             for item, future in batch:
@@ -200,8 +205,11 @@ class BatchWriter(Generic[Item, Result]):
 
     def _write_one(self, item: Item, future: Future[Result]) -> None:
         try:
-            with Session(self.engine, expire_on_commit=False) as session:
-                result = self._write_alone(session, item)
+            if self._write_alone is None:
+                result = self._commit([item])[0]
+            else:
+                with Session(self.engine, expire_on_commit=False) as session:
+                    result = self._write_alone(session, item)
         except BaseException as exc:  # the item's owner gets the failure; the writer lives on
             future.set_exception(exc)
             return

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, case, exists, func, insert, literal, select, update
 from sqlmodel import Session, col
 
-from assistant.db import BatchWriter, utcnow, write_lock
+from assistant.db import BatchWriter, utcnow
 from assistant.errors import InvalidInput
 from assistant.events.timeline import day_and_week
 from assistant.insights.models import PortalSearchLog
@@ -64,19 +64,13 @@ def stage_searches(session: Session, records: list[PortalSearchRecord]) -> list[
     return [None] * len(records)
 
 
-def _write_search(session: Session, record: PortalSearchRecord) -> None:
-    with write_lock(session):
-        stage_searches(session, [record])
-        session.commit()
-
-
 class SearchLog(BatchWriter[PortalSearchRecord, None]):
     """Logs portal searches off the request path: no answer waits for its log, and the searches of a busy
     minute share a few commits instead of taking a handler thread and a commit each. ``flush`` before
     reading the log where this process's latest searches must count (an erasure, a deflection report)."""
 
     def __init__(self, engine: Engine) -> None:
-        super().__init__(engine, name="search-log", stage_batch=stage_searches, write_alone=_write_search)
+        super().__init__(engine, name="search-log", stage_batch=stage_searches)
 
     def record(self, record: PortalSearchRecord) -> None:
         """Hand the search over; a failure to log it is logged, never the customer's."""
