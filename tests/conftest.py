@@ -18,17 +18,28 @@ from assistant.auth.service import create_api_key
 from assistant.db import make_engine, migrate, session_scope
 from assistant.demo import ensure_demo_classifier
 from assistant.settings import Settings, default_model_path
-from knowledge import Embedder
+from knowledge import OnnxEmbedder, TextEmbedder
 from tests.support import POSTGRES_URL, WEBHOOK_SECRET, WEBHOOK_SOURCE
 
 
-@pytest.fixture(scope="session")
-def embedder() -> Embedder:
-    return Embedder(default_model_path()).warm_up()
+@pytest.fixture(scope="session", autouse=True)
+def model_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One ONNX export of the model for the whole run, servers and CLI runs in subprocesses included:
+    each would otherwise export it again into its own data directory."""
+    directory = tmp_path_factory.mktemp("model-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ASSISTANT_MODEL_CACHE_DIR", str(directory))
+        yield directory
 
 
 @pytest.fixture(scope="session")
-def demo_classifier_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
+def embedder(model_cache_dir: Path) -> OnnxEmbedder:
+    """The service's default backend: the shipped model, exported to ONNX on first use."""
+    return OnnxEmbedder(default_model_path(), cache_dir=model_cache_dir).warm_up()
+
+
+@pytest.fixture(scope="session")
+def demo_classifier_dir(tmp_path_factory: pytest.TempPathFactory, embedder: OnnxEmbedder) -> Path:
     directory = tmp_path_factory.mktemp("demo-classifier")
     ensure_demo_classifier(embedder=embedder, classifier_dir=directory)
     return directory
@@ -101,7 +112,7 @@ def settings(tmp_path: Path, database_url: str, demo_classifier_dir: Path, rules
 
 
 @pytest.fixture
-def client(settings: Settings, embedder: Embedder) -> Iterator[TestClient[Any]]:
+def client(settings: Settings, embedder: TextEmbedder) -> Iterator[TestClient[Any]]:
     with TestClient(create_app(settings, embedder=embedder)) as test_client:
         yield test_client
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from knowledge import Embedder, EncoderWorker
+from knowledge import EncoderWorker, TextEmbedder
 
 
 def all_at_once(count: int, call: Callable[[int], Any]) -> dict[int, Any]:
@@ -29,7 +30,7 @@ def all_at_once(count: int, call: Callable[[int], Any]) -> dict[int, Any]:
     return results
 
 
-def test_concurrent_requests_share_batches_and_get_their_own_vectors(embedder: Embedder) -> None:
+def test_concurrent_requests_share_batches_and_get_their_own_vectors(embedder: TextEmbedder) -> None:
     texts = [f"ticket number {i}: my order #{1000 + i} has not arrived" for i in range(48)]
     expected = embedder.encode(texts)
     worker = EncoderWorker(embedder.encode, max_batch=64).start()
@@ -42,7 +43,7 @@ def test_concurrent_requests_share_batches_and_get_their_own_vectors(embedder: E
         assert np.allclose(results[i][0], expected[i], atol=1e-4)
 
 
-def test_several_models_share_one_queue(embedder: Embedder) -> None:
+def test_several_models_share_one_queue(embedder: TextEmbedder) -> None:
     """One thread per model (process) takes batches from the same queue: while one model works, the next
     batch goes to the other; every caller still gets its own vectors, and stop() ends every thread."""
     texts = [f"ticket {i}: the blender I ordered (#{2000 + i}) arrived broken" for i in range(40)]
@@ -88,7 +89,7 @@ def test_one_request_at_a_time_stays_with_the_first_model() -> None:
     assert used == ["first"] * 30
 
 
-def test_vectors_are_normalised(embedder: Embedder) -> None:
+def test_vectors_are_normalised(embedder: TextEmbedder) -> None:
     vectors = embedder.encode(["hello", "a much longer ticket text about a refund for a broken kettle"])
     assert vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
@@ -112,7 +113,7 @@ def test_failures_reach_the_caller_and_the_worker_lives_on() -> None:
         worker.encode(["after stop"])
 
 
-def test_a_step_runs_once_per_batch_for_all_its_requests(embedder: Embedder) -> None:
+def test_a_step_runs_once_per_batch_for_all_its_requests(embedder: TextEmbedder) -> None:
     class Step:
         def __init__(self) -> None:
             self.calls: list[int] = []
@@ -132,28 +133,32 @@ def test_a_step_runs_once_per_batch_for_all_its_requests(embedder: Embedder) -> 
     assert len(step.calls) == worker.batches_run < len(texts)
 
 
-def test_encoder_process_matches_in_process_vectors(embedder: Embedder) -> None:
+def test_encoder_process_matches_in_process_vectors(embedder: TextEmbedder, model_cache_dir: Path) -> None:
     from assistant.settings import default_model_path
     from knowledge.encoder_process import EncoderProcess
 
     texts = ["where is my parcel", "I was charged twice for order #A10234"]
-    process = EncoderProcess("sentence-transformers", default_model_path()).start()
+    process = EncoderProcess("onnx", default_model_path(), cache_dir=model_cache_dir).start()
     try:
         assert process.running and process.dimension == 384
+        on_every_core = process.encode(texts, threads=2, hold=True)
+        on_one = process.encode(texts, threads=1)
         worker = EncoderWorker(process.encode).start()
         vectors = worker.encode(texts)
         worker.stop()
     finally:
         process.stop()
     assert not process.running
-    assert np.allclose(vectors, embedder.encode(texts), atol=1e-4)
+    for result in (vectors, on_every_core, on_one):
+        assert np.allclose(result, embedder.encode(texts), atol=1e-4)
 
 
-def test_encoder_process_reports_a_missing_model(tmp_path: object) -> None:
+@pytest.mark.parametrize("backend", ["onnx", "sentence-transformers"])
+def test_encoder_process_reports_a_missing_model(backend: str, tmp_path: Path) -> None:
     from knowledge.encoder_process import EncoderProcess
 
     with pytest.raises(RuntimeError, match="failed to load"):
-        EncoderProcess("sentence-transformers", f"{tmp_path}/no-model-here").start()
+        EncoderProcess(backend, f"{tmp_path}/no-model-here", cache_dir=tmp_path / "cache").start()
 
 
 def test_process_pool_gives_a_lone_batch_every_core_and_side_by_side_batches_a_share() -> None:

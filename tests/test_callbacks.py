@@ -18,7 +18,7 @@ from litestar.testing import TestClient
 from assistant.app import create_app
 from assistant.security import verify_signature
 from assistant.settings import Settings
-from knowledge import Embedder
+from knowledge import TextEmbedder
 from tests.servers import free_port
 from tests.support import post_ticket, ticket_payload
 
@@ -101,7 +101,7 @@ def subscribe(client: TestClient[Any], headers: Headers, receiver: Receiver) -> 
 
 
 def test_decisions_reach_a_flaky_receiver_and_survive_a_restart(
-    settings: Settings, embedder: Embedder, make_key: Callable[[str], Headers], receiver: Receiver
+    settings: Settings, embedder: TextEmbedder, make_key: Callable[[str], Headers], receiver: Receiver
 ) -> None:
     with TestClient(create_app(fast(settings), embedder=embedder)) as client:
         integration = make_key("integration")
@@ -134,7 +134,7 @@ def test_decisions_reach_a_flaky_receiver_and_survive_a_restart(
 
 
 def test_a_receiver_that_never_answers_is_dead_lettered_and_can_be_retried(
-    settings: Settings, embedder: Embedder, make_key: Callable[[str], Headers]
+    settings: Settings, embedder: TextEmbedder, make_key: Callable[[str], Headers]
 ) -> None:
     broken = Receiver(free_port(), failures=10**6).start()
     try:
@@ -156,7 +156,7 @@ def test_a_receiver_that_never_answers_is_dead_lettered_and_can_be_retried(
 
 
 def test_several_workers_share_the_outbox_without_double_delivery(
-    settings: Settings, embedder: Embedder, make_key: Callable[[str], Headers], receiver: Receiver, tmp_path: Any
+    settings: Settings, embedder: TextEmbedder, make_key: Callable[[str], Headers], receiver: Receiver, tmp_path: Any
 ) -> None:
     receiver.failures = 0
     first = fast(settings)

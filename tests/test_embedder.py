@@ -1,0 +1,73 @@
+"""The onnx backend (the service's default) against the model as sentence-transformers runs it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.settings import Settings, default_model_path
+from knowledge import Embedder, OnnxEmbedder, TextEmbedder, create_embedder
+from knowledge.onnx_export import _fingerprint
+
+TEXTS = [
+    "",
+    "   where is my parcel?   ",
+    "I was charged twice for order #A10234, please refund the second payment",
+    "Ich möchte mein Passwort ändern, die E-Mail kommt nicht an",
+    "émoji 🚀 and ÜBER-long   spacing\tand\nnewlines",
+    "refund " * 400,  # past the model's 256 tokens: cut where sentence-transformers cuts it
+]
+
+
+@pytest.fixture(scope="module")
+def torch_embedder() -> Embedder:
+    return Embedder(default_model_path()).warm_up()
+
+
+def test_onnx_vectors_equal_sentence_transformers(embedder: TextEmbedder, torch_embedder: Embedder) -> None:
+    assert isinstance(embedder, OnnxEmbedder)
+    assert embedder.model_name == torch_embedder.model_name
+    expected = torch_embedder.encode(TEXTS)
+    for vectors in (embedder.encode(TEXTS), embedder.encode(TEXTS, batch_size=2)):
+        assert vectors.shape == (len(TEXTS), 384) and vectors.dtype == np.float32
+        assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+        assert (vectors * expected).sum(axis=1).min() > 0.9999
+
+
+def test_every_thread_count_gives_the_same_vectors(model_cache_dir: Path) -> None:
+    onnx = OnnxEmbedder(default_model_path(), cache_dir=model_cache_dir, threads=2).warm_up()
+    on_two = onnx.encode(TEXTS)
+    onnx.use_threads(1)
+    assert np.allclose(onnx.encode(TEXTS), on_two, atol=1e-5)
+    assert onnx.encode([]).shape == (0, 384)
+
+
+def test_the_export_is_made_once_and_reused(model_cache_dir: Path) -> None:
+    graphs = sorted(model_cache_dir.glob("*.onnx"))
+    assert len(graphs) == 1, "the session's embedder exported the model once"
+    made = graphs[0].stat().st_mtime_ns
+    OnnxEmbedder(default_model_path(), cache_dir=model_cache_dir).warm_up()
+    assert sorted(model_cache_dir.glob("*.onnx")) == graphs and graphs[0].stat().st_mtime_ns == made
+
+
+def test_a_changed_model_gets_a_new_export_key(tmp_path: Path) -> None:
+    copy = tmp_path / "model"
+    shutil.copytree(default_model_path(), copy)
+    before = _fingerprint(copy)
+    config = copy / "config.json"
+    config.write_text(config.read_text() + "\n")
+    assert _fingerprint(copy) != before
+
+
+def test_settings_choose_the_onnx_backend_and_its_cache(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    assert settings.embedding_backend == "onnx"
+    assert settings.resolved_model_cache_dir == tmp_path / "models"
+    assert settings.embedding_model_path == default_model_path()
+    env = {"ASSISTANT_DATA_DIR": str(tmp_path), "ASSISTANT_MODEL_CACHE_DIR": str(tmp_path / "shared")}
+    assert Settings.from_env(env).resolved_model_cache_dir == tmp_path / "shared"
+    with pytest.raises(ValueError, match="cache directory"):
+        create_embedder("onnx", model_path=default_model_path())
