@@ -4,6 +4,8 @@ Inside the service's process, the model's forward pass shares the GIL with every
 torch releases it for each of the hundreds of small operations in a BERT forward pass and must win
 it back each time, so a busy web process slows the model several-fold. A child process has a GIL
 of its own; the parent's batching thread sends it a batch and gets the vectors back through a pipe.
+ONNX Runtime (the default backend) holds the GIL only around a run, but tokenising and the process's
+own threads still stay out of the web process's way.
 
 After a batch that had the machine to itself, the process can hold its cores awake for a moment
 (``hold_ms``): it watches the pipe instead of sleeping on it, and torch's OpenMP threads spin as long. A
@@ -123,8 +125,8 @@ class EncoderProcess:
 class ProcessPool:
     """Model processes that share the machine's cores. A batch runs on all of them when it is the only one in
     flight (its process then holds them awake for a moment), and on its share when batches run side by side:
-    OpenMP threads beyond the cores wait on each other at every step of a forward pass. Measured on this
-    2-core machine (batches of 32): one process on 2 threads 110–144 texts/s; two on 2 threads each, side by
+    threads beyond the cores wait on each other at every step of a forward pass. Measured with torch on
+    this 2-core machine (batches of 32): one process on 2 threads 110–144 texts/s; two on 2 threads each, side by
     side, 90/s; two on 1 thread each 146–153/s. One text alone: 15–20 ms on 2 threads, 21–22 ms on 1.
     (OpenMP's passive wait policy helped two oversubscribed processes, 128/s, but cost a lone text 3–9 ms,
     so it is not set.)"""
