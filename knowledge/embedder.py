@@ -12,11 +12,12 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from knowledge.onnx_export import ExportedModel, exported_model
+if TYPE_CHECKING:
+    from knowledge.onnx_export import ExportedModel
 
 ONNX = "onnx"
 SENTENCE_TRANSFORMERS = "sentence-transformers"
@@ -209,6 +210,8 @@ class OnnxEmbedder:
             with self._lock:
                 if self._exported is None:
                     from tokenizers import Tokenizer
+
+                    from knowledge.onnx_export import exported_model
 
                     exported = exported_model(self.model_path, self.cache_dir)
                     tokenizer = Tokenizer.from_file(str(exported.tokenizer))

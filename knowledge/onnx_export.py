@@ -3,7 +3,10 @@
 The export traces the model's own modules (transformer, pooling, normalisation) as sentence-transformers
 loads them, so the graph computes the same vectors; only the tokenizer stays outside it. It needs torch
 and the ``onnx`` package, and runs once per model: the file is cached under a key made of the model
-folder's path, file sizes and modification times, so a changed model is exported again.
+folder's path, file sizes and modification times, so a changed model is exported again. It runs in a
+process of its own, so the caller (the web process, on a first start) never holds torch in its memory.
+
+    python -m knowledge.onnx_export MODEL_DIR CACHE_DIR
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import contextlib
 import hashlib
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -50,7 +55,14 @@ def exported_model(model_path: str | Path, cache_dir: str | Path) -> ExportedMod
     with _exclusive(stem.with_suffix(".lock")):
         meta_path = stem.with_suffix(".json")
         if not meta_path.is_file():
-            _export(model_path, stem)
+            exporting = subprocess.run(
+                [sys.executable, "-m", "knowledge.onnx_export", "--stem", str(stem), str(model_path)],
+                capture_output=True,
+                text=True,
+            )
+            if exporting.returncode != 0 or not meta_path.is_file():
+                reason = exporting.stderr.strip().splitlines()[-1:] or [f"exit code {exporting.returncode}"]
+                raise RuntimeError(f"could not export {model_path} to ONNX: {reason[0]}")
     meta = json.loads(meta_path.read_text())
     return ExportedModel(
         graph=stem.with_suffix(".onnx"),
@@ -159,3 +171,23 @@ def _write_atomic(path: Path, text: str) -> None:
         os.replace(staged, path)
     finally:
         staged.unlink(missing_ok=True)
+
+
+def main(arguments: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Export a sentence-transformers model to ONNX (cached).")
+    parser.add_argument("model_dir", type=Path)
+    parser.add_argument("cache_dir", type=Path, nargs="?")
+    parser.add_argument("--stem", type=Path, help="(internal) export to exactly these files, without the cache lock")
+    args = parser.parse_args(arguments)
+    if args.stem is not None:
+        _export(args.model_dir, args.stem)
+    elif args.cache_dir is not None:
+        print(exported_model(args.model_dir, args.cache_dir).graph)
+    else:
+        parser.error("give a cache directory")
+
+
+if __name__ == "__main__":
+    main()

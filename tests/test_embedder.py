@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -71,3 +73,25 @@ def test_settings_choose_the_onnx_backend_and_its_cache(tmp_path: Path) -> None:
     assert Settings.from_env(env).resolved_model_cache_dir == tmp_path / "shared"
     with pytest.raises(ValueError, match="cache directory"):
         create_embedder("onnx", model_path=default_model_path())
+
+
+def test_a_folder_that_is_no_model_fails_with_the_exporters_reason(tmp_path: Path) -> None:
+    folder = tmp_path / "not-a-model"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    with pytest.raises(RuntimeError, match=r"could not export .*not-a-model to ONNX"):
+        OnnxEmbedder(folder, cache_dir=tmp_path / "cache").warm_up()
+    assert not list((tmp_path / "cache").glob("*.json")), "no half export is left to be taken for a whole one"
+
+
+def test_the_onnx_backend_never_loads_torch_into_its_process(model_cache_dir: Path) -> None:
+    """The web process stays lean: the export runs in a process of its own, encoding needs no torch."""
+    script = (
+        "import sys\n"
+        "from assistant.settings import default_model_path\n"
+        "from knowledge import OnnxEmbedder\n"
+        f"OnnxEmbedder(default_model_path(), cache_dir={str(model_cache_dir)!r}).warm_up().encode(['hello'])\n"
+        "print('torch' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
