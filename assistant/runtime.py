@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +38,7 @@ from assistant.settings import Settings
 from assistant.tickets.intake import TicketWriter
 from classifiers.language import LanguageDetector
 from knowledge import EncoderWorker, TextEmbedder
+from knowledge.embedder import usable_cores
 from knowledge.encoder_process import EncoderProcess, ProcessPool
 
 log = logging.getLogger("assistant")
@@ -126,8 +126,9 @@ def single_threaded_blas() -> None:
     threadpool_limits(limits=1, user_api="blas")
 
 
-def start_encoder_processes(settings: Settings) -> list[EncoderProcess]:
+def start_encoder_processes(settings: Settings, cores: int) -> list[EncoderProcess]:
     """The model processes, loading side by side; none is left running if one fails to load."""
+    count = max(1, settings.encoder_processes)
     processes = [
         EncoderProcess(
             settings.embedding_backend,
@@ -135,8 +136,10 @@ def start_encoder_processes(settings: Settings) -> list[EncoderProcess]:
             threads=settings.torch_threads,
             hold_ms=settings.encoder_hold_ms,
             cache_dir=settings.resolved_model_cache_dir,
+            # What ProcessPool will give a batch: every core alone, a share side by side.
+            thread_counts=sorted({cores, max(1, cores // count)}),
         )
-        for _ in range(max(1, settings.encoder_processes))
+        for _ in range(count)
     ]
     with ThreadPoolExecutor(max_workers=len(processes)) as pool:
         starts = [pool.submit(process.start) for process in processes]
@@ -174,8 +177,9 @@ def start_runtime(settings: Settings, *, embedder: TextEmbedder | None = None) -
         local = configured.warm_up()
         encoders, dimension = [local.encode], local.dimension
     else:
-        encoder_processes = start_encoder_processes(settings)
-        pool = ProcessPool(encoder_processes, cores=settings.torch_threads or os.cpu_count() or 1)
+        cores = settings.torch_threads or usable_cores()
+        encoder_processes = start_encoder_processes(settings, cores)
+        pool = ProcessPool(encoder_processes, cores=cores)
         encoders, dimension = pool.encoders(), encoder_processes[0].dimension
         single_threaded_blas()
     encoder = EncoderWorker(encoders, max_batch=settings.encoder_max_batch, max_wait_ms=settings.encoder_max_wait_ms)

@@ -66,7 +66,7 @@ class Settings:
     encoder_max_batch: int = 64
     # Extra wait for more requests before a batch runs; 0 takes whatever queued while the last batch ran.
     encoder_max_wait_ms: float = 0.0
-    torch_threads: int = 0  # 0: torch's default, one per core
+    torch_threads: int = 0  # model threads, torch or ONNX Runtime; 0: one per core this process may use
     # Run the model in a child process, away from the web process's GIL (see knowledge.encoder_process).
     encoder_process: bool = True
     # How many such processes take batches from the one queue; they share torch_threads (0: every core).

@@ -62,6 +62,13 @@ def create_embedder(
     raise ValueError(f"unknown embedding backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
 
 
+def usable_cores() -> int:
+    """The cores this process may run on: a container's or an affinity mask's, not the host's."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 def as_passages(embedder: TextEmbedder, texts: Sequence[str]) -> list[str]:
     return [embedder.passage_marker + text for text in texts]
 
@@ -139,7 +146,7 @@ class Embedder:
 
 
 class OnnxEmbedder:
-    """The same sentence-transformers model run by ONNX Runtime: the same vectors (cosine ≥ 0.99999 to
+    """The same sentence-transformers model run by ONNX Runtime: the same vectors (cosine ≥ 0.9999 to
     ``Embedder``'s, held by ``tests/test_embedder.py``) for a fraction of the cost on short texts, where torch
     spends most of a forward pass dispatching small operations. Measured on this 2-core machine: one ticket
     4–7 ms against torch's 14–19 ms; batches of 32 at about the same rate. The model is exported to ONNX
@@ -174,7 +181,8 @@ class OnnxEmbedder:
         return self
 
     def use_threads(self, count: int) -> None:
-        """Each thread count has its own session: ONNX Runtime fixes a session's threads when it is made."""
+        """Each thread count has its own session: ONNX Runtime fixes a session's threads when it is made. A
+        new one is warmed before it is used, so a caller can make them all ahead of the first request."""
         if count > 0:
             self._loaded()
             with self._lock:
@@ -184,7 +192,7 @@ class OnnxEmbedder:
         exported = self._loaded()
         session = self._session
         out = np.zeros((len(texts), exported.dimension), dtype=np.float32)
-        # Shortest first, as sentence-transformers batches: less padding per batch.
+        # Texts of like length share a batch: less padding to compute.
         order = np.argsort([len(text) for text in texts], kind="stable")
         starts = range(0, len(texts), batch_size)
         if show_progress:
@@ -193,15 +201,7 @@ class OnnxEmbedder:
             starts = tqdm(starts, desc="Batches", unit="batch")
         for start in starts:
             chunk = order[start : start + batch_size]
-            # sentence-transformers strips each text before tokenising it.
-            encodings = self._tokenizer.encode_batch([str(texts[i]).strip() for i in chunk])
-            feeds = {
-                "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
-            }
-            (vectors,) = session.run(None, {name: feeds[name] for name in exported.inputs})
-            out[chunk] = vectors
+            out[chunk] = self._run(session, [str(texts[i]) for i in chunk])
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return np.ascontiguousarray(out / np.maximum(norms, 1e-12), dtype=np.float32)
 
@@ -216,21 +216,24 @@ class OnnxEmbedder:
                     exported = exported_model(self.model_path, self.cache_dir)
                     tokenizer = Tokenizer.from_file(str(exported.tokenizer))
                     tokenizer.enable_truncation(max_length=exported.max_seq_length)
-                    tokenizer.enable_padding(pad_id=exported.pad_id, pad_token=exported.pad_token)
+                    tokenizer.enable_padding(
+                        direction=exported.padding_side, pad_id=exported.pad_id, pad_token=exported.pad_token
+                    )
                     self._tokenizer = tokenizer
                     self._exported = exported
                     self._session = self._session_for(self.threads)
         return self._exported
 
     def _session_for(self, threads: int) -> Any:
+        # ONNX Runtime's own default counts physical cores, which a VM may report as fewer than it has.
+        threads = threads or usable_cores()
         session = self._sessions.get(threads)
         if session is None:
             import onnxruntime
 
             assert self._exported is not None
             options = onnxruntime.SessionOptions()
-            # ONNX Runtime's own default counts physical cores, which a VM may report as fewer than it has.
-            options.intra_op_num_threads = threads or os.cpu_count() or 1
+            options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
             # Threads that spin after a run take the core the web process needs next: webhook tickets at
             # concurrency 8, alternating runs, 93-98/s spinning, 104-127/s not.
@@ -239,8 +242,20 @@ class OnnxEmbedder:
             session = onnxruntime.InferenceSession(
                 str(self._exported.graph), options, providers=["CPUExecutionProvider"]
             )
+            self._run(session, ["warm up"])  # a session's first run allocates and plans: not on a request's time
             self._sessions[threads] = session
         return session
+
+    def _run(self, session: Any, texts: list[str]) -> np.ndarray:
+        assert self._exported is not None
+        encodings = self._tokenizer.encode_batch(texts)
+        feeds = {
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+        }
+        (vectors,) = session.run(None, {name: feeds[name] for name in self._exported.inputs})
+        return vectors
 
 
 class E5Embedder:

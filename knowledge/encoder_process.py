@@ -48,14 +48,17 @@ class EncoderProcess:
         threads: int = 0,
         hold_ms: float = 0.0,
         cache_dir: str | Path = "",
+        thread_counts: Sequence[int] = (),
     ) -> None:
         """``hold_ms``: the longest the process may hold its cores awake after a batch (see the module).
-        ``cache_dir``: for the onnx backend's export (see ``knowledge.embedder.create_embedder``)."""
+        ``cache_dir``: for the onnx backend's export (see ``knowledge.embedder.create_embedder``).
+        ``thread_counts``: the counts batches will ask for, made ready before the process says it is."""
         self.backend = backend
         self.model_path = str(model_path)
         self.threads = threads
         self.hold_ms = hold_ms
         self.cache_dir = str(cache_dir)
+        self.thread_counts = tuple(thread_counts)
         self.dimension = 0
         self._connection: Connection | None = None
         self._process: Any = None
@@ -68,7 +71,7 @@ class EncoderProcess:
         parent, child = context.Pipe()
         process = context.Process(
             target=_serve,
-            args=(child, self.backend, self.model_path, self.threads, self.hold_ms, self.cache_dir),
+            args=(child, self.backend, self.model_path, self.threads, self.hold_ms, self.cache_dir, self.thread_counts),
             name="encoder",
             daemon=True,
         )
@@ -154,14 +157,24 @@ class ProcessPool:
                 self._in_flight -= 1
 
 
-def _serve(connection: Connection, backend: str, model_path: str, threads: int, hold_ms: float, cache_dir: str) -> None:
-    if hold_ms > 0:
+def _serve(
+    connection: Connection,
+    backend: str,
+    model_path: str,
+    threads: int,
+    hold_ms: float,
+    cache_dir: str,
+    thread_counts: tuple[int, ...],
+) -> None:
+    from knowledge.embedder import SENTENCE_TRANSFORMERS, create_embedder
+
+    if hold_ms > 0 and backend == SENTENCE_TRANSFORMERS:
         # Read when torch loads libgomp: its threads then wait as long as the process holds its cores.
         os.environ.setdefault("GOMP_SPINCOUNT", str(int(hold_ms * GOMP_SPINS_PER_MS)))
-    from knowledge.embedder import create_embedder
-
     try:
         embedder = create_embedder(backend, model_path=model_path, threads=threads, cache_dir=cache_dir).warm_up()
+        for count in thread_counts:
+            embedder.use_threads(count)
     except BaseException as exc:
         connection.send(exc)
         return

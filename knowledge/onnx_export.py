@@ -3,7 +3,7 @@
 The export traces the model's own modules (transformer, pooling, normalisation) as sentence-transformers
 loads them, so the graph computes the same vectors; only the tokenizer stays outside it. It needs torch
 and the ``onnx`` package, and runs once per model: the file is cached under a key made of the model
-folder's path, file sizes and modification times, so a changed model is exported again. It runs in a
+folder's contents, so a changed model is exported again (and the export it replaces removed). It runs in a
 process of its own, so the caller (the web process, on a first start) never holds torch in its memory.
 
     python -m knowledge.onnx_export MODEL_DIR CACHE_DIR
@@ -24,7 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-FORMAT = 1
+FORMAT = 2
+# Shorter than the 180 s a model process is given to start.
+EXPORT_TIMEOUT_SECONDS = 150
 OPSET = 17
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 OUTPUT_NAME = "sentence_embedding"
@@ -38,6 +40,7 @@ class ExportedModel:
     tokenizer: Path
     inputs: tuple[str, ...]
     max_seq_length: int
+    padding_side: str
     pad_token: str
     pad_id: int
     dimension: int
@@ -45,34 +48,65 @@ class ExportedModel:
 
 def exported_model(model_path: str | Path, cache_dir: str | Path) -> ExportedModel:
     """The cached export of the model at ``model_path``, made first if there is none. Processes that start
-    together wait for one export rather than each making its own."""
+    together wait for one export rather than each making its own; an export that exists is only read, so
+    the cache may be read-only once it holds it."""
     model_path = Path(model_path)
     if not model_path.is_dir():
         raise FileNotFoundError(f"embedding model directory not found: {model_path}")
     cache_dir = Path(cache_dir)
-    cache_dir.mkdir(parents=True, exist_ok=True)
     stem = cache_dir / f"{_model_name(model_path)}-{_fingerprint(model_path)}"
-    with _exclusive(stem.with_suffix(".lock")):
-        meta_path = stem.with_suffix(".json")
-        if not meta_path.is_file():
-            exporting = subprocess.run(
-                [sys.executable, "-m", "knowledge.onnx_export", "--stem", str(stem), str(model_path)],
-                capture_output=True,
-                text=True,
-            )
-            if exporting.returncode != 0 or not meta_path.is_file():
-                reason = exporting.stderr.strip().splitlines()[-1:] or [f"exit code {exporting.returncode}"]
-                raise RuntimeError(f"could not export {model_path} to ONNX: {reason[0]}")
+    meta_path = stem.with_suffix(".json")
+    if not meta_path.is_file():
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            with _exclusive(stem.with_suffix(".lock")):
+                if not meta_path.is_file():
+                    _export_in_child(model_path, stem)
+                    _remove_other_exports(stem)
+        except OSError as exc:
+            raise RuntimeError(
+                f"cannot write the ONNX export of {model_path} to {cache_dir} ({exc.strerror or exc}); "
+                "set ASSISTANT_MODEL_CACHE_DIR to a writable directory"
+            ) from exc
     meta = json.loads(meta_path.read_text())
     return ExportedModel(
         graph=stem.with_suffix(".onnx"),
         tokenizer=stem.with_suffix(".tokenizer.json"),
         inputs=tuple(meta["inputs"]),
         max_seq_length=int(meta["max_seq_length"]),
+        padding_side=str(meta.get("padding_side", "right")),
         pad_token=str(meta["pad_token"]),
         pad_id=int(meta["pad_id"]),
         dimension=int(meta["dimension"]),
     )
+
+
+def _export_in_child(model_path: Path, stem: Path) -> None:
+    """torch is loaded by the child alone. ``-P`` and an explicit path: the working directory (the data
+    volume, in the image) must not be able to shadow this package."""
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[1])]))
+    try:
+        exporting = subprocess.run(
+            [sys.executable, "-P", "-m", "knowledge.onnx_export", "--stem", str(stem), str(model_path)],
+            capture_output=True,
+            text=True,
+            env=environment,
+            timeout=EXPORT_TIMEOUT_SECONDS,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise RuntimeError(f"exporting {model_path} to ONNX took longer than {EXPORT_TIMEOUT_SECONDS} s") from exc
+    if exporting.returncode != 0 or not stem.with_suffix(".json").is_file():
+        last = exporting.stderr.strip().splitlines()[-1:] or ["no message"]
+        raise RuntimeError(f"could not export {model_path} to ONNX (exit code {exporting.returncode}): {last[0]}")
+
+
+def _remove_other_exports(stem: Path) -> None:
+    """Earlier exports of the same model (made before it was reinstalled or changed) are never read again."""
+    model_name = stem.name.rsplit("-", 1)[0]
+    for path in stem.parent.glob(f"{model_name}-*"):
+        other = path.name.split(".", 1)[0]
+        if other != stem.name and other.rsplit("-", 1)[0] == model_name:
+            path.unlink(missing_ok=True)
 
 
 def _export(model_path: Path, stem: Path) -> None:
@@ -120,6 +154,7 @@ def _export(model_path: Path, stem: Path) -> None:
         "source": str(model_path.resolve()),
         "inputs": list(inputs),
         "max_seq_length": int(model.max_seq_length),
+        "padding_side": tokenizer.padding_side,
         "pad_token": tokenizer.pad_token,
         "pad_id": int(tokenizer.pad_token_id),
         "dimension": int(model.get_embedding_dimension()),
@@ -135,10 +170,12 @@ def _model_name(model_path: Path) -> str:
 
 
 def _fingerprint(model_path: Path) -> str:
-    digest = hashlib.sha256(f"{FORMAT}:{model_path.resolve()}".encode())
+    """By content: file times change when an image layer or a reinstall copies the same files."""
+    digest = hashlib.sha256(f"{FORMAT}".encode())
     for file in sorted(path for path in model_path.rglob("*") if path.is_file()):
-        stat = file.stat()
-        digest.update(f"{file.relative_to(model_path)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+        digest.update(f"{file.relative_to(model_path).as_posix()}:{file.stat().st_size}:".encode())
+        with file.open("rb") as handle:
+            digest.update(hashlib.file_digest(handle, "sha256").digest())
     return digest.hexdigest()[:12]
 
 
@@ -159,15 +196,18 @@ def _exclusive(lock_path: Path) -> Iterator[None]:
 
 def _staging(path: Path) -> Path:
     fd, name = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    os.fchmod(fd, 0o644)  # readable like any other model file, not mkstemp's owner-only
     os.close(fd)
+    Path(name).chmod(0o644)  # readable like any other model file, not mkstemp's owner-only
     return Path(name)
 
 
 def _write_atomic(path: Path, text: str) -> None:
     staged = _staging(path)
     try:
-        staged.write_text(text)
+        with staged.open("w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(staged, path)
     finally:
         staged.unlink(missing_ok=True)

@@ -12,7 +12,7 @@ import pytest
 
 from assistant.settings import Settings, default_model_path
 from knowledge import Embedder, OnnxEmbedder, TextEmbedder, create_embedder
-from knowledge.onnx_export import _fingerprint
+from knowledge.onnx_export import _fingerprint, _remove_other_exports
 
 TEXTS = [
     "",
@@ -95,3 +95,41 @@ def test_the_onnx_backend_never_loads_torch_into_its_process(model_cache_dir: Pa
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_an_existing_export_is_only_read(model_cache_dir: Path, tmp_path: Path) -> None:
+    """No lock and no write once the export is there: the cache may be read-only (a container's image)."""
+    cache = tmp_path / "read-only-cache"
+    cache.mkdir()
+    for file in model_cache_dir.iterdir():
+        if not file.name.endswith(".lock"):
+            shutil.copy2(file, cache / file.name)
+    before = sorted(path.name for path in cache.iterdir())
+    assert OnnxEmbedder(default_model_path(), cache_dir=cache).warm_up().encode(["hello"]).shape == (1, 384)
+    assert sorted(path.name for path in cache.iterdir()) == before
+
+
+def test_an_unwritable_cache_names_the_setting(tmp_path: Path) -> None:
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("")
+    with pytest.raises(RuntimeError, match="ASSISTANT_MODEL_CACHE_DIR"):
+        OnnxEmbedder(default_model_path(), cache_dir=blocked / "models").warm_up()
+
+
+def test_a_new_export_removes_the_exports_it_replaces(tmp_path: Path) -> None:
+    names = [
+        "model-aaaaaaaaaaaa.onnx",
+        "model-aaaaaaaaaaaa.json",
+        "model-aaaaaaaaaaaa.tokenizer.json",
+        "model-bbbbbbbbbbbb.onnx",  # the new one
+        "model-bbbbbbbbbbbb.json",
+        "model-large-cccccccccccc.onnx",  # another model whose name starts alike
+    ]
+    for name in names:
+        (tmp_path / name).write_text("")
+    _remove_other_exports(tmp_path / "model-bbbbbbbbbbbb")
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "model-bbbbbbbbbbbb.json",
+        "model-bbbbbbbbbbbb.onnx",
+        "model-large-cccccccccccc.onnx",
+    ]
