@@ -76,7 +76,7 @@ def exported_model(model_path: str | Path, cache_dir: str | Path) -> ExportedMod
         tokenizer=stem.with_suffix(".tokenizer.json"),
         inputs=tuple(meta["inputs"]),
         max_seq_length=int(meta["max_seq_length"]),
-        padding_side=str(meta.get("padding_side", "right")),
+        padding_side=str(meta["padding_side"]),
         pad_token=str(meta["pad_token"]),
         pad_id=int(meta["pad_id"]),
         dimension=int(meta["dimension"]),
@@ -86,7 +86,8 @@ def exported_model(model_path: str | Path, cache_dir: str | Path) -> ExportedMod
 def _export_in_child(model_path: Path, stem: Path) -> None:
     """torch is loaded by the child alone. ``-P`` and an explicit path: the working directory (the data
     volume, in the image) must not be able to shadow this package."""
-    environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[1])]))
+    search_path = [str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(part for part in search_path if part))
     try:
         exporting = subprocess.run(
             [sys.executable, "-P", "-m", "knowledge.onnx_export", "--stem", str(stem), str(model_path)],
