@@ -40,7 +40,7 @@ def test_train_then_evaluate_from_csv(env: Path) -> None:
         ],
     )
     assert trained.exit_code == 0, trained.output
-    assert "department accuracy" in trained.output and "38 labels, 8 departments" in trained.output
+    assert "department accuracy" in trained.output and "39 labels, 8 departments" in trained.output
     classifier = TicketClassifier.load(env / "classifier")
     assert classifier.meta["metrics"]["holdout"] == 0.2
     assert classifier.meta["metrics"]["accuracy"] > 0.5
