@@ -48,6 +48,10 @@ data_dir_option = click.option(
 def main() -> None:
     """Support-desk AI assistant."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Noise before every command's output: faiss names the CPU build it tried first (a missing AVX2 build
+    # reads like an error and is not one), alembic each plugin it sets up. Migrations still log each upgrade.
+    for chatty in ("faiss.loader", "alembic.runtime.plugins"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 @main.command()
