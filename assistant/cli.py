@@ -317,10 +317,28 @@ def import_surveys_command(data_dir: Path | None, path: Path, batch: int) -> Non
     click.echo(f"{accepted} responses stored, {updated} replaced, {duplicates} already known")
 
 
+def _period_options(default_days: int) -> Any:
+    def decorate(command: Any) -> Any:
+        command = click.option("--to", "end", default=None, help="End of the period (exclusive); default now.")(command)
+        return click.option(
+            "--from",
+            "start",
+            default=None,
+            help=f"Start of the period, e.g. 2026-11-01 or 2026-11-01T00:00+01:00; default {default_days} days "
+            "before --to.",
+        )(command)
+
+    return decorate
+
+
+def _period(start: str | None, end: str | None, default_days: int) -> tuple[datetime, datetime]:
+    until = _moment(end, "--to") if end else datetime.now(UTC)
+    return (_moment(start, "--from") if start else until - timedelta(days=default_days)), until
+
+
 @main.command("kpis")
 @data_dir_option
-@click.option("--from", "start", required=True, help="Start of the period, e.g. 2026-11-01 or 2026-11-01T00:00+01:00.")
-@click.option("--to", "end", required=True, help="End of the period (exclusive).")
+@_period_options(30)
 @click.option(
     "--group-by",
     default="department",
@@ -330,14 +348,14 @@ def import_surveys_command(data_dir: Path | None, path: Path, batch: int) -> Non
 @click.option("--business-hours/--calendar-hours", default=False, help="Which durations the table shows.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV (both kinds of hours) instead of the table.")
 def kpis_command(
-    data_dir: Path | None, start: str, end: str, group_by: str, business_hours: bool, as_csv: bool
+    data_dir: Path | None, start: str | None, end: str | None, group_by: str, business_hours: bool, as_csv: bool
 ) -> None:
     """Print the KPI table for a period."""
     from assistant.db import session_scope
     from assistant.errors import InvalidInput
     from assistant.kpis.service import compute_kpis, kpis_csv, parse_group_by
 
-    period = [_moment(start, "--from"), _moment(end, "--to")]
+    period = _period(start, end, 30)
     with session_scope(_database(data_dir)) as session:
         try:
             report = compute_kpis(session, start=period[0], end=period[1], group_by=parse_group_by(group_by))
@@ -386,21 +404,6 @@ def _share(rate: float | None) -> str:
 @main.group()
 def insights() -> None:
     """Customer-experience insights: self-service gaps, drivers of satisfaction, deflection."""
-
-
-def _period_options(default_days: int) -> Any:
-    def decorate(command: Any) -> Any:
-        command = click.option("--to", "end", default=None, help="End of the period (exclusive); default now.")(command)
-        return click.option(
-            "--from", "start", default=None, help=f"Start of the period; default {default_days} days before --to."
-        )(command)
-
-    return decorate
-
-
-def _period(start: str | None, end: str | None, default_days: int) -> tuple[datetime, datetime]:
-    until = _moment(end, "--to") if end else datetime.now(UTC)
-    return (_moment(start, "--from") if start else until - timedelta(days=default_days)), until
 
 
 @insights.command("gaps")

@@ -349,6 +349,11 @@ def test_bulk_import_and_the_kpis_command(settings: Any, tmp_path: Any, monkeypa
     assert row.split()[1:5] == ["3", "3", "1.0h", "2.0h"] and "33%" in row
     exported = runner.invoke(main, ["kpis", "--from", "2026-11-16", "--to", "2026-11-17", "--csv"])
     assert exported.output.startswith("department,tickets_created")
+    # Without --from the period is the 30 days before --to, as for the insights commands.
+    month = runner.invoke(main, ["kpis", "--to", "2026-11-17", "--group-by", "all"])
+    assert month.exit_code == 0, month.output
+    assert month.output.startswith("2026-10-18 00:00 – 2026-11-17 00:00 UTC")
+    assert month.output.strip().splitlines()[-1] == row
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"source": "x"}\n')
     failed = runner.invoke(main, ["import-events", str(bad)])
