@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from assistant.cases.service import read_cases_file
 from assistant.demo import DEMO_CASES
 from bench.loadgen import LoadResult, RequestFactory, run_load
 from bench.report import SHARED_DATA, table, write_section
@@ -62,10 +63,6 @@ def faq_file(directory: Path, already: int) -> Path:
     path = directory / "faq.json"
     path.write_text(json.dumps(entries))
     return path
-
-
-def demo_cases() -> int:
-    return sum(1 for line in DEMO_CASES.read_text(encoding="utf-8").splitlines() if line.strip())
 
 
 def portal_queries() -> list[str]:
@@ -166,7 +163,8 @@ def main() -> None:
             f"Real server (`assistant serve`, SQLite, demo data) on 127.0.0.1 with {FAQ_ENTRIES:,} published FAQ "
             f"entries (StackFAQ + BANKING77 questions, imported through `assistant import-faq` while it ran), "
             f"{args.seconds:.0f} s per level. FAQ search queries: StackFAQ's paraphrases; suggestion texts: the "
-            f"demo tickets, against the demo's {demo_cases()} resolved cases and the 1,000 entries.",
+            f"demo tickets, against the demo's {len(read_cases_file(DEMO_CASES))} resolved cases and the "
+            f"{FAQ_ENTRIES:,} entries.",
             table(["request", "concurrency", "requests", "errors", "per s", "p50 ms", "p95 ms", "p99 ms"], rows),
             table(
                 TARGET_COLUMNS,
