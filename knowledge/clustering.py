@@ -127,10 +127,22 @@ def _seeds(vectors: np.ndarray, known_topics: np.ndarray, *, limit: int) -> np.n
     return known_topics[wanted]
 
 
+SAME_TEXT = 0.999
+
+
 def representatives(vectors: np.ndarray, members: np.ndarray, centroid: np.ndarray, count: int) -> list[int]:
-    """The ``count`` members nearest the centroid: the tickets that best say what the cluster is about."""
-    scores = vectors[members] @ centroid
-    return [int(members[i]) for i in np.argsort(-scores)[:count]]
+    """The ``count`` members nearest the centroid: the tickets that best say what the cluster is about.
+
+    One of each text: desks get the same words many times, and three copies of one ticket say less than three
+    tickets."""
+    chosen: list[int] = []
+    for i in np.argsort(-(vectors[members] @ centroid)):
+        member = int(members[i])
+        if all(float(vectors[member] @ vectors[other]) < SAME_TEXT for other in chosen):
+            chosen.append(member)
+            if len(chosen) == count:
+                break
+    return chosen
 
 
 def mean_pairwise_similarity(vectors: np.ndarray) -> float:

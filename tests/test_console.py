@@ -7,6 +7,7 @@ KPIs through their own events, and the WebSocket key offered as a subprotocol (a
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,8 @@ import pytest
 from litestar.testing import TestClient
 
 from assistant.console.routes import PAGES, STATIC_DIR
-from tests.support import post_ticket, ticket_payload
+from assistant.security import signed_headers
+from tests.support import WEBHOOK_SECRET, post_ticket, ticket_payload
 
 Headers = dict[str, str]
 EXTERNAL = re.compile(
@@ -92,6 +94,36 @@ def test_the_ticket_queue_lists_filters_and_pages(client: TestClient[Any], agent
     assert paged["total"] == 2 and len(paged["tickets"]) == 1 and paged["offset"] == 1
     bad = client.get("/v1/tickets", params={"limit": 0}, headers=agent)
     assert bad.status_code == 400 and bad.json()["error"]["code"]
+
+
+def test_a_ticket_solved_in_its_own_ticketing_system_leaves_the_queue(client: TestClient[Any], agent: Headers) -> None:
+    payload = ticket_payload(subject="Refund missing", body="The refund for my return has not arrived.")
+    assert post_ticket(client, payload).status_code == 201
+    assert client.get("/v1/tickets", params={"solved": "false"}, headers=agent).json()["total"] == 1
+
+    def deliver(*kinds: str) -> None:
+        events = [
+            {
+                "source": payload["source"],
+                "event_id": f"{payload['external_id']}-{kind}-{n}",
+                "ticket_id": payload["external_id"],
+                "kind": kind,
+                "occurred_at": (datetime.now(UTC) - timedelta(minutes=10 - n)).isoformat(),
+                "actor_type": "customer" if kind == "ticket_created" else "agent",
+            }
+            for n, kind in enumerate(kinds)
+        ]
+        body = json.dumps({"events": events}).encode()
+        response = client.post("/v1/webhooks/events", content=body, headers=signed_headers(WEBHOOK_SECRET, body))
+        assert response.status_code == 201, response.text
+
+    # Its events come from the desk it lives in: solved there is solved here, reopened there is open again.
+    deliver("ticket_created", "agent_reply", "solved")
+    listed = client.get("/v1/tickets", headers=agent).json()["tickets"]
+    assert [t["solved"] for t in listed] == [True]
+    assert client.get("/v1/tickets", params={"solved": "false"}, headers=agent).json()["total"] == 0
+    deliver("ticket_created", "agent_reply", "solved", "reopened")
+    assert client.get("/v1/tickets", params={"solved": "false"}, headers=agent).json()["total"] == 1
 
 
 def test_a_console_ticket_counts_in_the_kpis_through_its_events(client: TestClient[Any], agent: Headers) -> None:

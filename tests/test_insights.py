@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from assistant.db import make_engine
 from assistant.insights.deflection import PortalSearchRecord, SearchLog
+from assistant.insights.gaps import LANGUAGE_MIN_TICKETS, language_groups
 from assistant.security import signed_headers
 from bench.drivers import ALWAYS_OPEN, TRUTH, synthetic_desk
 from tests.support import WEBHOOK_SECRET, WEBHOOK_SOURCE, post_ticket, ticket_payload
@@ -93,7 +94,7 @@ def test_the_gap_report_puts_the_unanswered_topic_first(client: TestClient[Any],
     everything = json.dumps(report)
     assert "jane.doe@example.com" not in everything
     assert all(len(c["examples"]) <= 3 for c in report["clusters"])
-    assert report["clusters_found"] >= 2 and report["silhouettes"]
+    assert report["clusters_found"] >= 2 and report["languages"][0]["silhouettes"]
     # The score counts the tickets no entry answers, weighted by how alike the cluster's tickets are.
     for c in report["clusters"]:
         assert 0 < c["cohesion"] <= 1
@@ -246,3 +247,12 @@ def test_the_insights_commands(settings: Any, client: TestClient[Any], monkeypat
     table = runner.invoke(main, ["insights", "gaps", "--from", "2026-11-19", "--to", "2026-11-21", "--top", "2"])
     assert table.exit_code == 0, table.output
     assert "20 tickets (20 analysed)" in table.output and "jane.doe@example.com" not in table.output
+
+
+def test_each_language_is_clustered_apart_and_rare_ones_join_the_largest() -> None:
+    languages = ["en"] * 120 + ["de"] * LANGUAGE_MIN_TICKETS + ["fr"] * 3 + [None] * 2
+    groups = language_groups(languages)
+    assert list(groups) == ["en", "de"]
+    assert sorted({languages[i] for i in groups["en"]}, key=str) == [None, "en", "fr"]
+    assert {languages[i] for i in groups["de"]} == {"de"} and len(groups["de"]) == LANGUAGE_MIN_TICKETS
+    assert sum(len(g) for g in groups.values()) == len(languages)

@@ -100,3 +100,30 @@ def test_live_suggestions_over_a_real_websocket(server: tuple[str, Path]) -> Non
         second = json.loads(socket.recv(timeout=20))
         assert second["version"] == 4 and len(second["suggestions"]["cases"]) <= 2
         assert second["suggestions"]["query"]["department"] == "account_access"
+
+
+def test_the_demo_desk_history_fills_the_gap_report_and_leaves_the_queue_to_open_tickets(
+    server: tuple[str, Path],
+) -> None:
+    base, data_dir = server
+    credentials = json.loads((data_dir / "demo-credentials.json").read_text())
+    auth = {"Authorization": f"Bearer {credentials['api_key']}"}
+    everything = httpx.get(f"{base}/v1/tickets", params={"limit": 1}, headers=auth).json()["total"]
+    still_open = httpx.get(f"{base}/v1/tickets", params={"solved": "false", "limit": 200}, headers=auth).json()
+    # Eight weeks of the desk's tickets, nearly all solved by now, and the inbox's dozen new ones.
+    assert everything > 2_000 and 12 <= still_open["total"] < everything / 10
+    assert {"DEMO-2001", "DEMO-2012"} <= {t["external_id"] for t in still_open["tickets"]}
+
+    report = httpx.get(f"{base}/v1/insights/self-service-gaps", params={"top": 15}, headers=auth, timeout=120)
+    assert report.status_code == 200, report.text
+    gaps = report.json()
+    assert gaps["tickets"] > 1_000
+    assert [group["language"] for group in gaps["languages"]] == ["en", "de"]
+    for cluster in gaps["clusters"]:
+        texts = [example["text"] for example in cluster["examples"]]
+        assert len(set(texts)) == len(texts), cluster
+        for example in cluster["examples"]:
+            ticket = httpx.get(f"{base}/v1/tickets/{example['ticket_id']}", headers=auth).json()
+            assert ticket["language"] == cluster["language"], (ticket, cluster["language"])
+    # The demo FAQ answers nothing about what products can do: that is where it falls short.
+    assert "product_information" in {cluster["department"] for cluster in gaps["clusters"][:10]}

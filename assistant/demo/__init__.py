@@ -8,8 +8,9 @@ import secrets
 import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 from sqlmodel import select
 
 from assistant.auth.models import Role
@@ -23,6 +24,9 @@ from assistant.schedules.service import ScheduleBook
 from assistant.training.service import LabelledTexts, read_labelled_csv, train_classifier
 from classifiers import TicketClassifier, load_taxonomy
 from knowledge import TextEmbedder
+
+if TYPE_CHECKING:
+    from assistant.demo.history import History
 
 DEMO_DIR = Path(__file__).parent
 DEMO_TICKETS = DEMO_DIR / "tickets.csv"
@@ -118,6 +122,7 @@ def ensure_demo_history(*, engine: Engine, schedules: ScheduleBook) -> int:
     from assistant.events.models import EventCreate, InteractionEvent
     from assistant.events.service import recompute_timings, store_events
     from assistant.schedules.service import put_schedule
+    from assistant.tickets.models import Ticket
 
     with session_scope(engine) as session:
         if session.exec(select(InteractionEvent.id).limit(1)).first() is not None:
@@ -152,8 +157,69 @@ def ensure_demo_history(*, engine: Engine, schedules: ScheduleBook) -> int:
         ]
         stored, tickets = store_events(session, events, mask=lambda text: text)
         recompute_timings(session, tickets, schedules=schedules)
+        session.execute(insert(Ticket), history_tickets(history))
         session.commit()
     return stored
+
+
+# Within a department a few questions make most of the tickets, as at any desk.
+INTENT_SKEW = 0.9
+GERMAN_SHARE = 0.2
+
+
+def history_tickets(history: History, *, seed: int = 3) -> list[dict[str, Any]]:
+    """A ticket row for each of the history's tickets, its text one of the demo's example tickets of an intent of
+    the department it ended in: the self-service gap report and the queue have the desk's past to work with.
+
+    No routing decision is stored: these came routed from the desk's earlier system."""
+    import numpy as np
+
+    from assistant.demo.history import customer_name, ticket_name
+
+    data = demo_training_data()
+    assert data.taxonomy is not None
+    english = len(read_labelled_csv(DEMO_TICKETS, text_column="text", label_column="intent").texts)
+    texts_of: dict[tuple[str, str], list[str]] = {}
+    for position, (text, intent) in enumerate(zip(data.texts, data.labels, strict=True)):
+        texts_of.setdefault((intent, "en" if position < english else "de"), []).append(text)
+    rng = np.random.default_rng(seed)
+    intents_of: dict[str, list[str]] = {}
+    for intent, department in sorted(data.taxonomy.items()):
+        intents_of.setdefault(department, []).append(intent)
+    weights = {department: rng.lognormal(0.0, INTENT_SKEW, len(names)) for department, names in intents_of.items()}
+    # Each intent's examples in a shuffled round before any repeats: fewer copies of one text than draws would give.
+    unused: dict[tuple[str, str], list[str]] = {}
+
+    def next_text(key: tuple[str, str]) -> str:
+        if not unused.get(key):
+            unused[key] = rng.permutation(texts_of[key]).tolist()
+        return unused[key].pop()
+
+    rows: list[dict[str, Any]] = []
+    for number in np.unique(history.ticket).tolist():
+        department = history.departments[int(history.ticket_department[number])]
+        names = intents_of[department]
+        intent = names[rng.choice(len(names), p=weights[department] / weights[department].sum())]
+        language = "de" if rng.random() < GERMAN_SHARE and (intent, "de") in texts_of else "en"
+        created = history.start + timedelta(seconds=float(history.ticket_created[number]))
+        rows.append(
+            {
+                "source": DEMO_DESK_SOURCE,
+                "external_id": ticket_name(number),
+                "subject": "",
+                "body": next_text((intent, language)),
+                "channel": history.channels[int(history.ticket_channel[number])],
+                "customer_ref": customer_name(int(history.ticket_customer[number])),
+                "language": language,
+                "department": department,
+                "intent": intent,
+                "needs_human_triage": False,
+                "created_at": created,
+                "received_at": created,
+                "updated_at": created,
+            }
+        )
+    return rows
 
 
 DEMO_SURVEY_RESPONSE_RATE = 0.3
@@ -212,12 +278,12 @@ def ensure_demo_surveys(*, engine: Engine) -> int:
 
 def ensure_demo_inbox(*, engine: Engine, routing: RoutingEngine) -> int:
     """A dozen new tickets waiting in the agent desk's queue, routed as if the demo webhook had delivered them,
-    when the service holds no tickets yet. Returns how many it added."""
+    when it has delivered none yet. Returns how many it added."""
     from assistant.tickets.models import Ticket, TicketCreate
     from assistant.tickets.service import ingest_ticket
 
     with session_scope(engine) as session:
-        if session.exec(select(Ticket.id).limit(1)).first() is not None:
+        if session.exec(select(Ticket.id).where(Ticket.source == DEMO_SOURCE).limit(1)).first() is not None:
             return 0
         now = utcnow()
         inbox = json.loads(DEMO_INBOX.read_text(encoding="utf-8"))

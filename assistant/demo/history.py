@@ -92,6 +92,11 @@ class History:
     department: np.ndarray  # department number, or -1 where the event names none
     channel: np.ndarray  # of the ticket, on every event as exports carry it
     tickets: int
+    # Per ticket number; a ticket created after ``end`` has no events.
+    ticket_created: np.ndarray  # seconds since ``start``
+    ticket_customer: np.ndarray  # customer number
+    ticket_channel: np.ndarray
+    ticket_department: np.ndarray  # after any transfer: where the ticket belonged
     start: datetime = PERIOD_START
     end: datetime = PERIOD_START + timedelta(days=PERIOD_DAYS)
     departments: list[str] = field(default_factory=lambda: list(DEPARTMENTS))
@@ -304,10 +309,22 @@ def generate(
         department=dept[order],
         channel=channel[ticket].astype(np.int8),
         tickets=tickets,
+        ticket_created=created,
+        ticket_customer=customer,
+        ticket_channel=channel.astype(np.int8),
+        ticket_department=department,
         start=start,
         end=period_end,
         departments=names,
     )
+
+
+def ticket_name(number: int) -> str:
+    return f"T{number:07d}"
+
+
+def customer_name(number: int) -> str:
+    return f"cust-{number:05d}"
 
 
 def event_fields(history: History) -> Iterator[tuple[str, str, str, str, str, str | None, str, str | None]]:
@@ -333,12 +350,12 @@ def event_fields(history: History) -> Iterator[tuple[str, str, str, str, str, st
         if actor_type == agent_type:
             actor_id: str | None = f"agent-{actor:02d}"
         elif actor_type == customer_type:
-            actor_id = f"cust-{actor:05d}"
+            actor_id = customer_name(actor)
         else:
             actor_id = None
         yield (
             f"ev-{number:08d}",
-            f"T{ticket:07d}",
+            ticket_name(ticket),
             kinds[kind],
             f"{stamp}+00:00",
             actor_types[actor_type],

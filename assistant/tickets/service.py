@@ -15,6 +15,7 @@ from assistant.callbacks.service import DECISION_EVENT, enqueue, enqueue_many
 from assistant.cases.models import ResolvedCase
 from assistant.db import UTCDateTime, utcnow, write_lock
 from assistant.errors import InvalidInput, NotFound
+from assistant.events.models import TicketTiming
 from assistant.routing.engine import RoutingEngine, ticket_text
 from assistant.tickets.models import (
     CONSOLE_SOURCE,
@@ -396,7 +397,11 @@ def list_tickets(
     """Newest first: an agent's queue, filtered by department, triage, solved or words in the ticket."""
     if text is not None and "\x00" in text:
         raise InvalidInput("text may not contain NUL characters.", code="validation_error")
-    is_solved = exists().where(ResolvedCase.ticket_id == Ticket.id)
+    # Solved here (a resolved case), or in the ticketing system the ticket came from (its events say so).
+    same_ticket = (TicketTiming.source == Ticket.source) & (TicketTiming.ticket_id == Ticket.external_id)
+    is_solved = exists().where(ResolvedCase.ticket_id == Ticket.id) | exists().where(
+        same_ticket & col(TicketTiming.solved)
+    )
     query = select(Ticket, is_solved.label("solved"))
     if department:
         query = query.where(Ticket.department == department)

@@ -71,15 +71,21 @@ async function showTicket(id) {
     `#${ticket.id} · ${ticket.source} ${ticket.external_id} · ${ticket.channel}` +
     (ticket.language ? ` · language ${ticket.language}` : "") +
     ` · created ${new Date(ticket.created_at).toLocaleString()}`;
-  renderDecision(ticket.decisions[ticket.decisions.length - 1]);
+  renderDecision(ticket.decisions[ticket.decisions.length - 1], ticket);
   $("reroute-form").hidden = false;
   $("solve-button").disabled = false;
   return ticket;
 }
 
-function renderDecision(decision) {
+function renderDecision(decision, ticket) {
   if (!decision) {
-    $("decision").replaceChildren(el("p", { class: "meta" }, "No routing decision yet."));
+    // A ticket imported with its department (the desk's history) was routed before this service saw it.
+    $("decision").replaceChildren(ticket && ticket.department
+      ? el("p", {},
+          el("span", { class: "department", "data-testid": "department" }, ticket.department),
+          ticket.intent ? el("span", {}, ` · ${ticket.intent}`) : null,
+          el("span", { class: "meta" }, " · routed before this service; no decision recorded"))
+      : el("p", { class: "meta" }, "No routing decision yet."));
     return;
   }
   const confidence = decision.confidence ?? 0;
