@@ -333,7 +333,11 @@ def _period_options(default_days: int) -> Any:
 
 def _period(start: str | None, end: str | None, default_days: int) -> tuple[datetime, datetime]:
     until = _moment(end, "--to") if end else datetime.now(UTC)
-    return (_moment(start, "--from") if start else until - timedelta(days=default_days)), until
+    since = _moment(start, "--from") if start else until - timedelta(days=default_days)
+    if since >= until:
+        ends = f"{'--to' if end else 'now, without --to'}: {until:%Y-%m-%d %H:%M} UTC"
+        raise click.BadParameter(f"the period must start before it ends ({ends})", param_hint="--from")
+    return since, until
 
 
 @main.command("kpis")
