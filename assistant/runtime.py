@@ -24,6 +24,7 @@ from assistant.demo import (
     ensure_demo_history,
     ensure_demo_inbox,
     ensure_demo_knowledge,
+    ensure_demo_portal_searches,
     ensure_demo_surveys,
 )
 from assistant.errors import ServiceUnavailable
@@ -239,6 +240,8 @@ def start_runtime(settings: Settings, *, embedder: TextEmbedder | None = None) -
         log.info("loaded %d demo survey responses", answered)
     if settings.demo and (added := ensure_demo_inbox(engine=engine, routing=routing)):
         log.info("routed %d demo tickets into the agent desk's queue", added)
+    if settings.demo and (searches := ensure_demo_portal_searches(engine=engine, portal_search=portal_search)):
+        log.info("logged %d demo portal searches", searches)
     callback_worker = None
     if settings.callback_worker:
         callback_worker = CallbackWorker(

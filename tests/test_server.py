@@ -127,3 +127,15 @@ def test_the_demo_desk_history_fills_the_gap_report_and_leaves_the_queue_to_open
             assert ticket["language"] == cluster["language"], (ticket, cluster["language"])
     # The demo FAQ answers nothing about what products can do: that is where it falls short.
     assert "product_information" in {cluster["department"] for cluster in gaps["clusters"][:10]}
+
+
+def test_the_demo_desk_has_portal_searches_that_deflected_and_some_that_did_not(server: tuple[str, Path]) -> None:
+    base, data_dir = server
+    credentials = json.loads((data_dir / "demo-credentials.json").read_text())
+    auth = {"Authorization": f"Bearer {credentials['api_key']}"}
+    report = httpx.get(f"{base}/v1/insights/deflection", params={"group_by": "week"}, headers=auth, timeout=60)
+    assert report.status_code == 200, report.text
+    total = report.json()["total"]
+    # Customers who searched and wrote anyway are judged not deflected; the others, deflected.
+    assert total["judged"] > 300 and 0 < total["deflected"] < total["judged"], total
+    assert 0.2 < total["deflection_rate"] < 0.9 and len(report.json()["groups"]) >= 4

@@ -6,12 +6,13 @@ import json
 import os
 import secrets
 import tempfile
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, insert
-from sqlmodel import select
+from sqlmodel import col, select
 
 from assistant.auth.models import Role
 from assistant.auth.service import authenticate, create_api_key
@@ -27,6 +28,7 @@ from knowledge import TextEmbedder
 
 if TYPE_CHECKING:
     from assistant.demo.history import History
+    from assistant.faq.search import PortalSearch
 
 DEMO_DIR = Path(__file__).parent
 DEMO_TICKETS = DEMO_DIR / "tickets.csv"
@@ -274,6 +276,62 @@ def ensure_demo_surveys(*, engine: Engine) -> int:
         ingest_surveys(session, surveys, mask=lambda text: text)
         session.commit()
     return len(surveys)
+
+
+# Customers who write through the web form or by e-mail and looked in the portal first.
+DEMO_SEARCHED_FIRST = 0.4
+DEMO_PORTAL_RESULTS = 5
+
+
+def deflection_odds(top_score: float | None) -> float:
+    """For each customer who searched and still wrote, how many searched the same and were answered: few where
+    the portal found nothing close, more the better its best entry fits."""
+    chance = 0.1 if top_score is None else float(min(max(0.1 + 1.5 * (top_score - 0.4), 0.1), 0.75))
+    return chance / (1.0 - chance)
+
+
+def ensure_demo_portal_searches(*, engine: Engine, portal_search: PortalSearch) -> int:
+    """The demo desk's portal searches, when none are logged: before a share of the history's web and e-mail
+    tickets their customer searched the portal (and wrote anyway); beside them, customers with the same
+    questions whom the portal answered and who never wrote. Each query is answered by the real portal search
+    over the demo FAQ, and how many customers it kept depends on its best score. Returns how many it logged."""
+    import numpy as np
+
+    from assistant.demo.history import CUSTOMERS, customer_name
+    from assistant.insights.deflection import PortalSearchRecord, stage_searches
+    from assistant.insights.models import PortalSearchLog
+    from assistant.tickets.models import Ticket
+
+    with session_scope(engine) as session:
+        if session.exec(select(PortalSearchLog.id).limit(1)).first() is not None:
+            return 0
+        tickets = session.exec(
+            select(Ticket.customer_ref, Ticket.body, Ticket.created_at)
+            .where(Ticket.source == DEMO_DESK_SOURCE, col(Ticket.channel).in_(("web", "email")))
+            .order_by(col(Ticket.id))
+        ).all()
+    rng = np.random.default_rng(17)
+    searched = [ticket for ticket in tickets if rng.random() < DEMO_SEARCHED_FIRST]
+    queries = sorted({body for _, body, _ in searched})
+    answers = dict(zip(queries, portal_search.search_many(queries, DEMO_PORTAL_RESULTS), strict=True))
+    now, earliest = utcnow(), min((created for _, _, created in tickets), default=utcnow())
+    records: list[PortalSearchRecord] = []
+    answered = 0
+    for customer, query, created in searched:
+        results = answers[query].results
+        best = results[0] if results else None
+        before = created - timedelta(minutes=float(rng.lognormal(np.log(20), 1.0)))
+        search = PortalSearchRecord(query, customer, len(results), best and best.score, best and best.id, before)
+        records.append(search)
+        for _ in range(rng.poisson(deflection_odds(search.top_score))):
+            at = created + timedelta(days=float(rng.uniform(-3, 3)))
+            if earliest <= at <= now:
+                records.append(replace(search, customer_ref=customer_name(CUSTOMERS + answered), searched_at=at))
+                answered += 1
+    with session_scope(engine) as session:
+        stage_searches(session, records)
+        session.commit()
+    return len(records)
 
 
 def ensure_demo_inbox(*, engine: Engine, routing: RoutingEngine) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -18,6 +18,8 @@ from knowledge.vector_index import Hit
 
 # Every search fetches this many and each request keeps its own k: the batch shares one index call.
 MAX_K = 20
+# Queries per encoder call in ``search_many``: live requests get their turn between slices.
+SLICE = 256
 
 
 class PortalSearch:
@@ -44,6 +46,18 @@ class PortalSearch:
         # Awaited on the event loop: no handler thread is tied up while the model works.
         future = self.encoder.submit([query[: self.model_text_chars]], then=self.search_batch)
         hits: list[Hit] = (await asyncio.wrap_future(future))[0]
+        return self._result(query, hits, k)
+
+    def search_many(self, queries: Sequence[str], k: int) -> list[FaqSearchResult]:
+        """Blocking: many queries answered as the portal would answer each (a search history to replay)."""
+        results: list[FaqSearchResult] = []
+        for start in range(0, len(queries), SLICE):
+            part = queries[start : start + SLICE]
+            found = self.encoder.run([query[: self.model_text_chars] for query in part], then=self.search_batch)
+            results += [self._result(query, hits, k) for query, hits in zip(part, found, strict=True)]
+        return results
+
+    def _result(self, query: str, hits: list[Hit], k: int) -> FaqSearchResult:
         documents = self.indexes.documents(Collection.faq.value)
         language = self.language_of(query)
         return FaqSearchResult(
