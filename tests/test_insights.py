@@ -250,7 +250,7 @@ def test_the_insights_commands(settings: Any, client: TestClient[Any], monkeypat
 
 
 def test_each_language_is_clustered_apart_and_rare_ones_join_the_largest() -> None:
-    languages = ["en"] * 120 + ["de"] * LANGUAGE_MIN_TICKETS + ["fr"] * 3 + [None] * 2
+    languages = ["en"] * 120 + ["de"] * LANGUAGE_MIN_TICKETS + ["fr"] * 3 + [None] * LANGUAGE_MIN_TICKETS
     groups = language_groups(languages)
     assert list(groups) == ["en", "de"]
     assert sorted({languages[i] for i in groups["en"]}, key=str) == [None, "en", "fr"]

@@ -71,7 +71,7 @@ def language_groups(languages: Sequence[str | None]) -> dict[str | None, np.ndar
     tickets of rarer or unknown languages join the largest group."""
     counts = Counter(languages)
     largest = counts.most_common(1)[0][0]
-    own = {language for language, n in counts.items() if n >= LANGUAGE_MIN_TICKETS} | {largest}
+    own = {language for language, n in counts.items() if language and n >= LANGUAGE_MIN_TICKETS} | {largest}
     keys = [language if language in own else largest for language in languages]
     groups: dict[str | None, list[int]] = {}
     for position, key in enumerate(keys):
