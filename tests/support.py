@@ -48,3 +48,9 @@ def post_ticket(
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     headers = signed_headers(secret, body, **kwargs)
     return client.post("/v1/webhooks/tickets", content=body, headers=headers)
+
+
+def deliver_events(client: TestClient[Any], events: list[dict[str, Any]], *, secret: str = WEBHOOK_SECRET) -> Any:
+    """One signed batch of ticket events, as a ticketing system delivers them to /v1/webhooks/events."""
+    body = json.dumps({"events": events}).encode()
+    return client.post("/v1/webhooks/events", content=body, headers=signed_headers(secret, body))

@@ -7,7 +7,6 @@ KPIs through their own events, and the WebSocket key offered as a subprotocol (a
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -18,8 +17,7 @@ import pytest
 from litestar.testing import TestClient
 
 from assistant.console.routes import PAGES, STATIC_DIR
-from assistant.security import signed_headers
-from tests.support import WEBHOOK_SECRET, post_ticket, ticket_payload
+from tests.support import deliver_events, post_ticket, ticket_payload
 
 Headers = dict[str, str]
 EXTERNAL = re.compile(
@@ -113,8 +111,7 @@ def test_a_ticket_solved_in_its_own_ticketing_system_leaves_the_queue(client: Te
             }
             for n, kind in enumerate(kinds)
         ]
-        body = json.dumps({"events": events}).encode()
-        response = client.post("/v1/webhooks/events", content=body, headers=signed_headers(WEBHOOK_SECRET, body))
+        response = deliver_events(client, events)
         assert response.status_code == 201, response.text
 
     # Its events come from the desk it lives in: solved there is solved here, reopened there is open again.

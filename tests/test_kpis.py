@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from litestar.testing import TestClient
 
 from assistant.security import signed_headers
-from tests.support import WEBHOOK_SECRET, WEBHOOK_SOURCE
+from tests.support import WEBHOOK_SOURCE, deliver_events
 
 Headers = dict[str, str]
 BERLIN_OFFICE = {
@@ -127,11 +127,6 @@ TIMELINES["t8"] = [
 random.Random(7).shuffle(TIMELINES["t8"])
 
 
-def deliver(client: TestClient[Any], events: list[dict[str, Any]]) -> Any:
-    body = json.dumps({"events": events}).encode()
-    return client.post("/v1/webhooks/events", content=body, headers=signed_headers(WEBHOOK_SECRET, body))
-
-
 @pytest.fixture
 def lead(client: TestClient[Any], make_key: Callable[[str], Headers]) -> Headers:
     return make_key("admin")
@@ -143,13 +138,13 @@ def loaded(client: TestClient[Any], lead: Headers) -> TestClient[Any]:
     assert client.put("/v1/schedules/t7", json=ALWAYS_OPEN, headers=lead).status_code == 200
     for name, timeline in TIMELINES.items():
         if name == "t9":
-            first = deliver(client, timeline[:2])
+            first = deliver_events(client, timeline[:2])
             assert first.status_code == 201 and first.json()["accepted"] == 2
-            again = deliver(client, timeline[2:])
+            again = deliver_events(client, timeline[2:])
             assert again.json() == {"accepted": 1, "duplicates": 1, "tickets": 1}
         else:
             for single in timeline:  # one delivery per event, as a ticketing system sends them
-                assert deliver(client, [single]).status_code == 201, name
+                assert deliver_events(client, [single]).status_code == 201, name
     return client
 
 
@@ -299,7 +294,7 @@ def test_bad_events_are_refused_and_nothing_is_stored(
     client: TestClient[Any], lead: Headers, events: list[dict[str, Any]], code: str
 ) -> None:
     good = created("kept", "2026-11-16T09:00:00Z", "kept")
-    response = deliver(client, [good, *events])
+    response = deliver_events(client, [good, *events])
     assert response.status_code in (400, 401), response.text
     assert response.json()["error"]["code"] in (code, "mixed_sources")
     groups = kpis(client, lead, **{"from": "2026-11-01T00:00:00Z", "to": "2026-11-20T00:00:00Z"})
@@ -376,6 +371,6 @@ def test_schedules_from_a_config_file_at_start(
         assert listed["*"]["timezone"] == "Europe/Berlin" and listed["*"]["holidays"] == ["2026-11-13"]
         assert listed["t7"]["hours"]["sun"] == ["00:00-24:00"]
         for single in TIMELINES["t6"]:
-            assert deliver(client, [single]).status_code == 201
+            assert deliver_events(client, [single]).status_code == 201
         t6 = kpis(client, make_key("agent"), **{"from": "2026-11-01T00:00:00Z", "to": "2026-11-20T00:00:00Z"})["t6"]
         assert hours(t6, "frt", "business") == 2.0

@@ -178,15 +178,15 @@ def history_tickets(history: History, *, seed: int = 3) -> list[dict[str, Any]]:
 
     from assistant.demo.history import customer_name, ticket_name
 
-    data = demo_training_data()
-    assert data.taxonomy is not None
-    english = len(read_labelled_csv(DEMO_TICKETS, text_column="text", label_column="intent").texts)
     texts_of: dict[tuple[str, str], list[str]] = {}
-    for position, (text, intent) in enumerate(zip(data.texts, data.labels, strict=True)):
-        texts_of.setdefault((intent, "en" if position < english else "de"), []).append(text)
+    for path, language in ((DEMO_TICKETS, "en"), (DEMO_TICKETS_GERMAN, "de")):
+        if path.is_file():
+            data = read_labelled_csv(path, text_column="text", label_column="intent")
+            for text, intent in zip(data.texts, data.labels, strict=True):
+                texts_of.setdefault((intent, language), []).append(text)
     rng = np.random.default_rng(seed)
     intents_of: dict[str, list[str]] = {}
-    for intent, department in sorted(data.taxonomy.items()):
+    for intent, department in sorted(load_taxonomy(DEMO_TAXONOMY).items()):
         intents_of.setdefault(department, []).append(intent)
     weights = {department: rng.lognormal(0.0, INTENT_SKEW, len(names)) for department, names in intents_of.items()}
     # Each intent's examples in a shuffled round before any repeats: fewer copies of one text than draws would give.
