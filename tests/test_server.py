@@ -114,19 +114,27 @@ def test_the_demo_desk_history_fills_the_gap_report_and_leaves_the_queue_to_open
     assert everything > 2_000 and 12 <= still_open["total"] < everything / 10
     assert {"DEMO-2001", "DEMO-2012"} <= {t["external_id"] for t in still_open["tickets"]}
 
-    report = httpx.get(f"{base}/v1/insights/self-service-gaps", params={"top": 15}, headers=auth, timeout=120)
+    report = httpx.get(f"{base}/v1/insights/self-service-gaps", params={"top": 200}, headers=auth, timeout=120)
     assert report.status_code == 200, report.text
     gaps = report.json()
-    assert gaps["tickets"] > 1_000
+    assert gaps["tickets"] > 1_000 and len(gaps["clusters"]) == gaps["clusters_found"]
     assert [group["language"] for group in gaps["languages"]] == ["en", "de"]
-    for cluster in gaps["clusters"]:
+    for cluster in gaps["clusters"][:15]:
         texts = [example["text"] for example in cluster["examples"]]
         assert len(set(texts)) == len(texts), cluster
         for example in cluster["examples"]:
             ticket = httpx.get(f"{base}/v1/tickets/{example['ticket_id']}", headers=auth).json()
             assert ticket["language"] == cluster["language"], (ticket, cluster["language"])
-    # The demo FAQ answers nothing about what products can do: that is where it falls short.
-    assert "product_information" in {cluster["department"] for cluster in gaps["clusters"][:10]}
+    # The demo FAQ answers nothing about what products can do: that is where it falls short. Where those
+    # clusters rank moves with the clock (the history ends now; seen 5th to 11th), their coverage does not.
+    similarity: dict[str, float] = {}
+    size: dict[str, int] = {}
+    for cluster in gaps["clusters"]:
+        department = cluster["department"]
+        similarity[department] = similarity.get(department, 0.0) + cluster["size"] * cluster["faq_similarity"]
+        size[department] = size.get(department, 0) + cluster["size"]
+    coverage = {department: similarity[department] / size[department] for department in size}
+    assert min(coverage, key=coverage.__getitem__) == "product_information", coverage
 
 
 def test_the_demo_desk_has_portal_searches_that_deflected_and_some_that_did_not(server: tuple[str, Path]) -> None:
