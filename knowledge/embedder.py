@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -170,8 +171,8 @@ class OnnxEmbedder:
         self.threads = threads
         self._exported: ExportedModel | None = None
         self._tokenizer: Any = None
-        self._sessions: dict[int, Any] = {}
-        self._session: Any = None
+        self._sessions: dict[int, _Session] = {}
+        self._session: _Session | None = None
         self._lock = threading.Lock()
 
     @property
@@ -199,6 +200,7 @@ class OnnxEmbedder:
     def encode(self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
         exported = self._loaded()
         session = self._session
+        assert session is not None
         out = np.zeros((len(texts), exported.dimension), dtype=np.float32)
         # Texts of like length share a batch: less padding to compute.
         order = np.argsort([len(text) for text in texts], kind="stable")
@@ -232,7 +234,7 @@ class OnnxEmbedder:
                     self._session = self._session_for(self.threads)
         return self._exported
 
-    def _session_for(self, threads: int) -> Any:
+    def _session_for(self, threads: int) -> _Session:
         # ONNX Runtime's own default counts physical cores, which a VM may report as fewer than it has.
         threads = threads or usable_cores()
         session = self._sessions.get(threads)
@@ -247,14 +249,40 @@ class OnnxEmbedder:
             # concurrency 8, alternating runs, 93-98/s spinning, 104-127/s not.
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-            session = onnxruntime.InferenceSession(
+            runtime = onnxruntime.InferenceSession(
                 str(self._exported.graph), options, providers=["CPUExecutionProvider"]
             )
+            session = _Session(runtime)
             self._run(session, ["warm up"])  # a session's first run allocates and plans: not on a request's time
+            session.run_overhead_tokens = self._measure_run_overhead(session)
             self._sessions[threads] = session
         return session
 
-    def _run(self, session: Any, texts: list[str]) -> np.ndarray:
+    def _measure_run_overhead(self, session: _Session, repeats: int = 5) -> float:
+        """What one more model run costs, in tokens of input: one text alone against eight alike, on this
+        machine and thread count (about 6 tokens on one thread here, 30 on two, whose threads must meet)."""
+        import time
+
+        text = " ".join(["word"] * (CALIBRATION_TOKENS - 2))  # with [CLS] and [SEP]
+
+        def seconds(rows: int) -> float:
+            times = []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                self._run(session, [text] * rows)
+                times.append(time.perf_counter() - started)
+            return float(np.median(times))
+
+        one, eight = seconds(1), seconds(8)
+        per_row = (eight - one) / 7
+        if per_row <= 0:
+            return MAX_RUN_OVERHEAD_TOKENS
+        overhead = (one - per_row) / (per_row / CALIBRATION_TOKENS)
+        return float(np.clip(overhead, 1.0, MAX_RUN_OVERHEAD_TOKENS))
+
+    def _run(self, session: _Session, texts: list[str]) -> np.ndarray:
+        """Texts padded to the longest cost the model as if each were that long: the batch runs in parts of
+        like length where the padding saved outweighs the cost of another run (``padding_runs``)."""
         assert self._exported is not None
         encodings = self._tokenizer.encode_batch(texts)
         feeds = {
@@ -262,8 +290,54 @@ class OnnxEmbedder:
             "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
             "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
         }
-        (vectors,) = session.run(None, {name: feeds[name] for name in self._exported.inputs})
+        lengths = feeds["attention_mask"].sum(axis=1)
+        order = np.argsort(lengths, kind="stable")
+        width = feeds["attention_mask"].shape[1]
+        vectors = np.empty((len(texts), self._exported.dimension), dtype=np.float32)
+        for run in padding_runs(lengths[order].tolist(), run_overhead=session.run_overhead_tokens):
+            rows = order[run]
+            longest = int(lengths[rows].max())
+            columns = slice(0, longest) if self._exported.padding_side == "right" else slice(width - longest, width)
+            (vectors[rows],) = session.runtime.run(
+                None, {name: feeds[name][rows, columns] for name in self._exported.inputs}
+            )
         return vectors
+
+
+CALIBRATION_TOKENS = 16
+MAX_RUN_OVERHEAD_TOKENS = 64.0
+
+
+@dataclass
+class _Session:
+    runtime: Any  # onnxruntime.InferenceSession
+    # Until measured, one batch is one run.
+    run_overhead_tokens: float = float("inf")
+
+
+def padding_runs(lengths: Sequence[int], *, run_overhead: float) -> list[slice]:
+    """Splits rows sorted by length into runs of consecutive rows that cost the least in all: a run costs its
+    rows times its longest row's length (the padding computed too) plus ``run_overhead`` in the same units.
+
+    Measured with ONNX Runtime on one thread (demo tickets of 8–40 tokens, median 16): a batch's time is
+    nearly proportional to rows × padded length, about 0.22 ms per token, plus 1.3 ms per run; batches of 8
+    random tickets 151 texts/s as one run, 182/s in two runs of like length."""
+    count = len(lengths)
+    if count <= 1 or run_overhead == float("inf"):
+        return [slice(0, count)]
+    cheapest = [0.0] * (count + 1)
+    start_of = [0] * (count + 1)
+    for end in range(1, count + 1):
+        longest = lengths[end - 1]
+        cheapest[end], start_of[end] = min(
+            (cheapest[start] + run_overhead + (end - start) * longest, start) for start in range(end)
+        )
+    runs: list[slice] = []
+    end = count
+    while end > 0:
+        runs.append(slice(start_of[end], end))
+        end = start_of[end]
+    return runs[::-1]
 
 
 class E5Embedder:

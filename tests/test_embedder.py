@@ -12,6 +12,7 @@ import pytest
 
 from assistant.settings import Settings, default_model_path
 from knowledge import Embedder, OnnxEmbedder, TextEmbedder, create_embedder
+from knowledge.embedder import padding_runs
 from knowledge.onnx_export import _fingerprint, _remove_other_exports
 
 TEXTS = [
@@ -45,6 +46,27 @@ def test_every_thread_count_gives_the_same_vectors(model_cache_dir: Path) -> Non
     onnx.use_threads(1)
     assert np.allclose(onnx.encode(TEXTS), on_two, atol=1e-5)
     assert onnx.encode([]).shape == (0, 384)
+
+
+def test_a_batch_runs_in_parts_of_like_length_where_padding_would_cost_more() -> None:
+    # Three short texts and a long one: padding the short ones to 40 tokens costs more than a second run.
+    assert padding_runs([8, 8, 8, 40], run_overhead=6) == [slice(0, 3), slice(3, 4)]
+    # Nearly alike lengths: one run is cheaper than two.
+    assert padding_runs([16, 16, 17, 17], run_overhead=6) == [slice(0, 4)]
+    # A run costing more than the padding it saves is never worth it.
+    assert padding_runs([4, 8, 60], run_overhead=1_000) == [slice(0, 3)]
+    assert padding_runs([4, 8, 60], run_overhead=float("inf")) == [slice(0, 3)]
+    assert padding_runs([4, 8, 60], run_overhead=0) == [slice(0, 1), slice(1, 2), slice(2, 3)]
+    assert padding_runs([], run_overhead=6) == [slice(0, 0)]
+
+
+def test_a_batch_in_parts_gives_each_text_its_own_vector(model_cache_dir: Path) -> None:
+    onnx = OnnxEmbedder(default_model_path(), cache_dir=model_cache_dir, threads=1).warm_up()
+    session = onnx._session
+    assert session is not None and 1.0 <= session.run_overhead_tokens <= 64.0
+    mixed = ["refund", TEXTS[2], "where is my parcel?", TEXTS[5], TEXTS[3], "hi"]
+    alone = np.vstack([onnx.encode([text]) for text in mixed])
+    assert np.allclose(onnx.encode(mixed), alone, atol=1e-5)
 
 
 def test_the_export_is_made_once_and_reused(model_cache_dir: Path) -> None:
