@@ -7,7 +7,7 @@ from assistant.cases.models import ResolvedCase
 from assistant.events.models import InteractionEvent, TicketTiming
 from assistant.faq.models import FaqEntry
 from assistant.indexing.models import IndexChange
-from assistant.insights.models import PortalSearchLog
+from assistant.insights.models import PortalSearchLog, TicketVector
 from assistant.schedules.models import BusinessHours
 from assistant.surveys.models import SurveyResponse
 from assistant.tickets.models import RoutingDecision, Ticket, WebhookDelivery
@@ -27,5 +27,6 @@ __all__ = [
     "SurveyResponse",
     "Ticket",
     "TicketTiming",
+    "TicketVector",
     "WebhookDelivery",
 ]

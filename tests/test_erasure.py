@@ -7,9 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 from litestar.testing import TestClient
-from sqlalchemy import inspect, text
+from sqlalchemy import func, inspect, select, text
+from sqlmodel import col
 
 from assistant.db import make_engine
+from assistant.insights.models import TicketVector
 from assistant.security import signed_headers
 from assistant.settings import Settings
 from tests.support import WEBHOOK_SECRET, WEBHOOK_SOURCE, post_ticket, ticket_payload
@@ -102,6 +104,11 @@ def test_erasure_leaves_nothing_findable(
         "/v1/faq/search", params={"q": f"{MARKER} blender", "customer_ref": "cust-erase-me"}, headers=portal
     )
     assert searched.status_code == 200
+    for n in range(8):  # enough tickets for a gap report, which keeps a vector of each ticket's text
+        post_ticket(client, ticket_payload(external_id=f"KEEP-{n + 2}", customer_ref="cust-keep"))
+    period = {"from": "2026-11-19T00:00:00Z", "to": "2026-11-21T00:00:00Z"}
+    assert client.get("/v1/insights/self-service-gaps", params=period, headers=admin).status_code == 200
+    assert vectors_of(settings, ids) == 2
     csat_before = survey_kpis(client, admin)
     before = client.post("/v1/suggestions", json={"text": f"{MARKER} blender broken"}, headers=agent).json()
     assert MARKER in json.dumps(before["cases"])
@@ -123,6 +130,7 @@ def test_erasure_leaves_nothing_findable(
     assert MARKER not in json.dumps(after) and "erin." not in json.dumps(after)
     assert [c["id"] for c in after["cases"]] != [] and all(c["id"] != solved.json()["id"] for c in after["cases"])
     assert client.get(f"/v1/tickets/{kept_id}", headers=agent).status_code == 200
+    assert vectors_of(settings, ids) == 0 and vectors_of(settings, [kept_id]) == 1
     # Survey scores stay, so past CSAT does not move.
     csat_after = survey_kpis(client, admin)
     assert csat_after == csat_before and csat_before["survey_responses"] == 3
@@ -155,6 +163,17 @@ def test_erasure_leaves_nothing_findable(
     again = client.delete("/v1/customers/cust-erase-me", headers=admin).json()
     assert again["tickets"] == 0 and again["resolved_cases"] == 0
     assert client.delete("/v1/customers/cust-erase-me", headers=agent).status_code == 403
+
+
+def vectors_of(settings: Settings, ticket_ids: list[int]) -> int:
+    """How many of these tickets the gap report keeps a vector of: derived from their text, so erased with it."""
+    engine = make_engine(settings.resolved_database_url)
+    with engine.connect() as connection:
+        count = connection.execute(
+            select(func.count()).select_from(TicketVector).where(col(TicketVector.ticket_id).in_(ticket_ids))
+        ).scalar_one()
+    engine.dispose()
+    return int(count)
 
 
 def survey_kpis(client: TestClient[Any], headers: Headers) -> dict[str, Any]:

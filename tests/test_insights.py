@@ -4,20 +4,26 @@ the self-service gap report, the drivers of satisfaction, and deflection."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from litestar.testing import TestClient
-from sqlalchemy import text
+from sqlalchemy import Engine, text
+from sqlmodel import Session, select
 
 from assistant.db import make_engine
+from assistant.indexing.service import TextEncoder
 from assistant.insights.deflection import PortalSearchRecord, SearchLog
-from assistant.insights.gaps import LANGUAGE_MIN_TICKETS, language_groups
+from assistant.insights.gaps import LANGUAGE_MIN_TICKETS, gap_report, language_groups
+from assistant.insights.models import TicketVector
 from assistant.security import signed_headers
+from assistant.tickets.models import Ticket
 from bench.drivers import ALWAYS_OPEN, TRUTH, synthetic_desk
+from knowledge import OnnxEmbedder
 from tests.support import WEBHOOK_SECRET, WEBHOOK_SOURCE, post_ticket, ticket_payload
 
 Headers = dict[str, str]
@@ -256,3 +262,56 @@ def test_each_language_is_clustered_apart_and_rare_ones_join_the_largest() -> No
     assert sorted({languages[i] for i in groups["en"]}, key=str) == [None, "en", "fr"]
     assert {languages[i] for i in groups["de"]} == {"de"} and len(groups["de"]) == LANGUAGE_MIN_TICKETS
     assert sum(len(g) for g in groups.values()) == len(languages)
+
+
+def test_the_gap_report_keeps_each_tickets_vector_for_the_next_report(engine: Engine, embedder: OnnxEmbedder) -> None:
+    texts = CARD_ARRIVAL + PASSWORD + CRYPTO
+    with Session(engine) as session:
+        session.add_all(
+            Ticket(source="desk", external_id=f"v{n}", body=body, created_at=at("2026-11-20T10:00:00Z"))
+            for n, body in enumerate(texts)
+        )
+        session.commit()
+    embedded: list[str] = []
+
+    def encoder(model_name: str) -> TextEncoder:
+        def encode(batch: Sequence[str]) -> np.ndarray:
+            embedded.extend(batch)
+            return embedder.encode(batch)
+
+        return TextEncoder(model_name=model_name, encode=encode)
+
+    def report(model_name: str = embedder.model_name) -> dict[str, Any]:
+        embedded.clear()
+        with Session(engine) as session:
+            return gap_report(
+                session, start=at(PERIOD["from"]), end=at(PERIOD["to"]), encoder=encoder(model_name), top=50
+            )
+
+    def kept() -> dict[int, tuple[str, str]]:
+        with Session(engine) as session:
+            rows = session.exec(select(TicketVector.ticket_id, TicketVector.model, TicketVector.text_digest)).all()
+        return {ticket_id: (model, digest) for ticket_id, model, digest in rows}
+
+    first = report()
+    assert sorted(embedded) == sorted(texts) and len(kept()) == len(texts)
+    # The next report over the same tickets embeds nothing and finds the same clusters.
+    second = report()
+    assert embedded == [] and second["clusters"] == first["clusters"]
+    # A ticket whose text changed is embedded again; a ticket deleted takes its vector with it.
+    with Session(engine) as session:
+        changed = session.exec(select(Ticket).where(Ticket.external_id == "v0")).one()
+        changed.body = "My new card has not arrived, write to [email]"
+        gone = session.exec(select(Ticket).where(Ticket.external_id == "v1")).one()
+        changed_id, gone_id = changed.id, gone.id
+        session.add(changed)
+        session.delete(gone)
+        session.commit()
+    before = kept()
+    report()
+    assert embedded == ["My new card has not arrived, write to [email]"]
+    after = kept()
+    assert gone_id not in after and after[changed_id] != before[changed_id]
+    # Vectors of another model are no use: all embedded again, and kept in their place.
+    report("another-model")
+    assert len(embedded) == len(texts) - 1 and {model for model, _ in kept().values()} == {"another-model"}

@@ -16,18 +16,24 @@ ranks lower.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import numpy as np
+from sqlalchemy import delete, insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
+from assistant.db import write_lock
 from assistant.errors import InvalidInput
 from assistant.faq.models import FaqEntry
 from assistant.faq.service import entry_texts, excerpt
-from assistant.indexing.service import EmbedFn, TextEncoder
+from assistant.indexing.service import EmbedFn, TextEncoder, vector_bytes, vector_from_bytes
+from assistant.insights.models import TicketVector
 from assistant.routing.engine import ticket_text
 from assistant.tickets.models import Ticket
 from knowledge.clustering import (
@@ -46,11 +52,88 @@ EXAMPLES = 3
 EXAMPLE_CHARS = 200
 LABEL_TEXTS = 200
 ENCODE_SLICE = 256
+# Ids per IN (...) list: SQLite's bound-parameter limit is far above it, and PostgreSQL's plans stay cheap.
+LOOKUP_CHUNK = 1_000
+log = logging.getLogger("assistant")
 
 
 def in_slices(embed: EmbedFn, texts: Sequence[str]) -> np.ndarray:
     """In slices: the shared encoder serves live requests between them, and no one call outlasts its timeout."""
     return np.vstack([embed(texts[i : i + ENCODE_SLICE]) for i in range(0, len(texts), ENCODE_SLICE)])
+
+
+def text_digest(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def ticket_vectors(
+    session: Session, ticket_ids: Sequence[int], texts: Sequence[str], encoder: TextEncoder
+) -> np.ndarray:
+    """Each ticket's vector of its text (as the model reads it): kept from an earlier report where the model and
+    the text are the same, else embedded, each distinct text once (desks get the same words many times:
+    web-form presets, "where is my order?"), and kept for the next report. Keeping is best effort: a report
+    racing another over the same tickets, or a ticket erased meanwhile, loses only its copy."""
+    digests = [text_digest(text) for text in texts]
+    kept: dict[int, tuple[str, str, bytes]] = {}
+    for start in range(0, len(ticket_ids), LOOKUP_CHUNK):
+        chunk = list(ticket_ids[start : start + LOOKUP_CHUNK])
+        found = session.exec(
+            select(TicketVector.ticket_id, TicketVector.model, TicketVector.text_digest, TicketVector.vector).where(
+                col(TicketVector.ticket_id).in_(chunk)
+            )
+        )
+        kept.update((ticket_id, (model, digest, raw)) for ticket_id, model, digest, raw in found)
+    by_digest: dict[str, np.ndarray] = {}
+    for ticket_id, digest in zip(ticket_ids, digests, strict=True):
+        model, kept_digest, raw = kept.get(ticket_id, ("", "", b""))
+        if model == encoder.model_name and kept_digest == digest:
+            by_digest[digest] = vector_from_bytes(raw)
+    unknown = list(dict.fromkeys(text for text, digest in zip(texts, digests, strict=True) if digest not in by_digest))
+    if unknown:
+        by_digest.update(zip(map(text_digest, unknown), in_slices(encoder.encode, unknown), strict=True))
+    keep = [
+        (ticket_id, digest)
+        for ticket_id, digest in zip(ticket_ids, digests, strict=True)
+        if kept.get(ticket_id, ("", "", b""))[:2] != (encoder.model_name, digest)
+    ]
+    if keep:
+        _keep_vectors(session, keep, by_digest, model=encoder.model_name, replaced=[t for t, _ in keep if t in kept])
+    return np.vstack([by_digest[digest] for digest in digests]).astype(np.float32, copy=False)
+
+
+def _keep_vectors(
+    session: Session,
+    keep: Sequence[tuple[int, str]],
+    by_digest: dict[str, np.ndarray],
+    *,
+    model: str,
+    replaced: Sequence[int],
+) -> None:
+    # A session of its own: the report's has read for a while, and SQLite refuses a write from a reader whose
+    # snapshot another writer has moved past.
+    with Session(session.get_bind()) as writer:
+        try:
+            with write_lock(writer):
+                for start in range(0, len(replaced), LOOKUP_CHUNK):
+                    chunk = list(replaced[start : start + LOOKUP_CHUNK])
+                    writer.execute(delete(TicketVector).where(col(TicketVector.ticket_id).in_(chunk)))
+                for start in range(0, len(keep), LOOKUP_CHUNK):
+                    writer.execute(
+                        insert(TicketVector),
+                        [
+                            {
+                                "ticket_id": ticket_id,
+                                "model": model,
+                                "text_digest": digest,
+                                "vector": vector_bytes(by_digest[digest]),
+                            }
+                            for ticket_id, digest in keep[start : start + LOOKUP_CHUNK]
+                        ],
+                    )
+                writer.commit()
+        except SQLAlchemyError as exc:
+            writer.rollback()
+            log.warning("the gap report's ticket vectors were not kept (%s); the next report embeds them again", exc)
 
 
 def published_faq(session: Session, encoder: TextEncoder, *, text_chars: int) -> tuple[list[FaqEntry], np.ndarray]:
@@ -120,11 +203,7 @@ def gap_report(
         keep = np.sort(np.random.default_rng(0).choice(total, max_tickets, replace=False))
         rows = [rows[i] for i in keep]
     texts = [ticket_text(subject or "", body or "") for _, _, _, subject, body, _, _ in rows]
-    # Each distinct text once: desks get the same words many times (web-form presets, "where is my order?").
-    cut = [text[:model_text_chars] for text in texts]
-    distinct = list(dict.fromkeys(cut))
-    position = {text: i for i, text in enumerate(distinct)}
-    vectors = in_slices(encoder.encode, distinct)[[position[text] for text in cut]]
+    vectors = ticket_vectors(session, [row[0] for row in rows], [text[:model_text_chars] for text in texts], encoder)
     faq_rows, faq_vectors = published_faq(session, encoder, text_chars=model_text_chars)
     cluster_of = np.zeros(len(rows), dtype=np.int64)
     parts: list[np.ndarray] = []

@@ -1,13 +1,28 @@
-"""Portal searches as logged for deflection, and the shapes of the insight reports."""
+"""Portal searches as logged for deflection, the gap report's kept ticket vectors, and the shapes of the
+insight reports."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index
+from sqlalchemy import Column, Index, LargeBinary
 from sqlmodel import Field, SQLModel
 
 from assistant.db import UTCDateTime, utcnow
+
+
+class TicketVector(SQLModel, table=True):
+    """A ticket's text as the gap report embedded it, kept so the next report over the same tickets need not
+    embed them again. Valid only for the model and the text it was made from; deleted with its ticket (a
+    customer's erasure among others)."""
+
+    __tablename__ = "ticket_vectors"
+
+    ticket_id: int = Field(primary_key=True, foreign_key="tickets.id", ondelete="CASCADE")
+    model: str = Field(max_length=128)
+    # Of the text the model read: a ticket whose text has changed since is embedded again.
+    text_digest: str = Field(max_length=32)
+    vector: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class PortalSearchLog(SQLModel, table=True):
