@@ -97,7 +97,7 @@ def ticket_vectors(
         if kept.get(ticket_id, ("", "", b""))[:2] != (encoder.model_name, digest)
     ]
     if keep:
-        _keep_vectors(session, keep, by_digest, model=encoder.model_name, replaced=[t for t, _ in keep if t in kept])
+        _keep_vectors(session, keep, by_digest, model=encoder.model_name, replaced={t for t, _ in keep if t in kept})
     return np.vstack([by_digest[digest] for digest in digests]).astype(np.float32, copy=False)
 
 
@@ -107,33 +107,33 @@ def _keep_vectors(
     by_digest: dict[str, np.ndarray],
     *,
     model: str,
-    replaced: Sequence[int],
+    replaced: set[int],
 ) -> None:
     # A session of its own: the report's has read for a while, and SQLite refuses a write from a reader whose
-    # snapshot another writer has moved past.
+    # snapshot another writer has moved past. A transaction per chunk: live tickets wait for one chunk's
+    # write at most, not for all of a month's vectors.
     with Session(session.get_bind()) as writer:
         try:
-            with write_lock(writer):
-                for start in range(0, len(replaced), LOOKUP_CHUNK):
-                    chunk = list(replaced[start : start + LOOKUP_CHUNK])
-                    writer.execute(delete(TicketVector).where(col(TicketVector.ticket_id).in_(chunk)))
-                for start in range(0, len(keep), LOOKUP_CHUNK):
-                    writer.execute(
-                        insert(TicketVector),
-                        [
-                            {
-                                "ticket_id": ticket_id,
-                                "model": model,
-                                "text_digest": digest,
-                                "vector": vector_bytes(by_digest[digest]),
-                            }
-                            for ticket_id, digest in keep[start : start + LOOKUP_CHUNK]
-                        ],
-                    )
-                writer.commit()
+            for start in range(0, len(keep), LOOKUP_CHUNK):
+                chunk = keep[start : start + LOOKUP_CHUNK]
+                stale = [ticket_id for ticket_id, _ in chunk if ticket_id in replaced]
+                with write_lock(writer):
+                    if stale:
+                        writer.execute(delete(TicketVector).where(col(TicketVector.ticket_id).in_(stale)))
+                    rows = [
+                        {
+                            "ticket_id": ticket_id,
+                            "model": model,
+                            "text_digest": digest,
+                            "vector": vector_bytes(by_digest[digest]),
+                        }
+                        for ticket_id, digest in chunk
+                    ]
+                    writer.execute(insert(TicketVector), rows)
+                    writer.commit()
         except SQLAlchemyError as exc:
             writer.rollback()
-            log.warning("the gap report's ticket vectors were not kept (%s); the next report embeds them again", exc)
+            log.warning("the gap report's ticket vectors were not all kept (%s); the next report embeds the rest", exc)
 
 
 def published_faq(session: Session, encoder: TextEncoder, *, text_chars: int) -> tuple[list[FaqEntry], np.ndarray]:
