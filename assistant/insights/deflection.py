@@ -60,7 +60,8 @@ def stage_searches(session: Session, records: list[PortalSearchRecord]) -> list[
                 "top_faq_id": record.top_faq_id,
             }
         )
-    session.execute(insert(PortalSearchLog), rows)
+    # The table, not the entity: a plain Core insert, without the ORM bulk path's per-row work on the writer thread.
+    session.execute(insert(PortalSearchLog.__table__), rows)
     return [None] * len(records)
 
 

@@ -129,7 +129,7 @@ def _keep_vectors(
                         }
                         for ticket_id, digest in chunk
                     ]
-                    writer.execute(insert(TicketVector), rows)
+                    writer.execute(insert(TicketVector.__table__), rows)
                     writer.commit()
         except SQLAlchemyError as exc:
             writer.rollback()
