@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 
-from knowledge.clustering import cluster_by_meaning, mean_pairwise_similarity
+from knowledge.clustering import cluster_by_meaning, distinctive_terms, mean_pairwise_similarity
 
 
 def unit(rows: np.ndarray) -> np.ndarray:
@@ -53,3 +53,20 @@ def test_known_topics_seed_clusters_of_their_own() -> None:
     padded = np.hstack([vectors, np.zeros((len(vectors), 1), dtype=np.float32)])
     known = np.vstack([np.hstack([centres, np.zeros((5, 1))]), np.eye(1, 33, 32)]).astype(np.float32)
     assert cluster_by_meaning(padded, max_clusters=12, known_topics=known).k == 10
+
+
+def test_labels_are_the_words_that_tell_a_cluster_from_the_others_in_any_language() -> None:
+    german = [
+        ["Ich habe mein Passwort vergessen und die Mail ist nicht da", "Ich kann das Passwort nicht zurücksetzen"],
+        ["Die Bestellung ist noch nicht da, ich warte auf die Lieferung", "Ich warte seit Tagen auf die Lieferung"],
+        ["Ich möchte die Bestellung stornieren", "Die Bestellung bitte stornieren, ich brauche das nicht"],
+        ["Die Rechnung ist falsch, ich wurde doppelt belastet", "Ich brauche die Rechnung für die Bestellung"],
+        ["Der Rücksendeschein fehlt, ich möchte die Ware zurückschicken", "Ich brauche einen Rücksendeschein"],
+    ]
+    glue = {"ich", "die", "der", "ist", "und", "auf", "nicht", "das"}
+    # English stop words alone leave German's own to lead the labels.
+    assert glue & {word for label in distinctive_terms(german) for word in label}
+    labels = distinctive_terms(german, language="de")
+    assert not glue & {word for label in labels for word in label}
+    assert labels[0][0] == "passwort" and "lieferung" in labels[1] and "stornieren" in labels[2]
+    assert "rechnung" in labels[3] and labels[4][0] == "rücksendeschein"

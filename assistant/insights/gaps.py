@@ -238,7 +238,9 @@ def gap_report(
     labels: list[list[str]] = [[] for _ in members_of]
     for language in dict.fromkeys(language_of):
         same = [c for c, of in enumerate(language_of) if of == language]
-        terms = distinctive_terms([[shown(int(i)) for i in members_of[c][:LABEL_TEXTS]] for c in same])
+        terms = distinctive_terms(
+            [[shown(int(i)) for i in members_of[c][:LABEL_TEXTS]] for c in same], language=language
+        )
         for cluster, words in zip(same, terms, strict=True):
             labels[cluster] = words
     # Cluster × entry similarities, and for each entry how close it comes to its best-matching cluster.
