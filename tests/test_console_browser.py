@@ -274,10 +274,14 @@ def test_insights_show_satisfaction_its_drivers_and_the_gaps(
     # A gap's words (never a customer's text) start an unpublished FAQ entry on the knowledge page.
     top = page.locator("#gaps tbody tr").first
     terms = top.locator("th span").first.inner_text()
+    # The demo desk's tickets are English and German, each language clustered apart.
+    language = top.locator("td").nth(3).inner_text()
+    assert language in {"en", "de"}
     top.get_by_role("link", name="Draft an FAQ entry for topic 1").click()
     page.wait_for_url("**/console/knowledge?draft=**")
     expect(page.locator("#faq-editor-title")).to_have_text("New entry")
     expect(page.locator("#faq-tags")).to_have_value(terms)
+    expect(page.locator("#faq-language")).to_have_value(language)
     expect(page.locator("#faq-question")).to_have_value("")
     expect(page.locator("#faq-question")).to_be_focused()
     expect(page.locator("#faq-is-published")).not_to_be_checked()

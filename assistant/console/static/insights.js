@@ -121,14 +121,15 @@ async function showGaps(c) {
         ),
         el("td", { class: "num" }, `${cluster.size} (${percent(cluster.share)})`),
         el("td", {}, cluster.department || "–"),
+        el("td", {}, cluster.language || "–"),
         el("td", { class: "num" }, percent(cluster.faq_coverage)),
         el("td", {}, cluster.best_faq ? cluster.best_faq.question : "none"),
-        el("td", {}, el("a", { href: "/console/knowledge?" + new URLSearchParams({ draft: cluster.terms.join(", ") }), "aria-label": `Draft an FAQ entry for topic ${cluster.rank}` }, "Draft entry")),
+        el("td", {}, el("a", { href: "/console/knowledge?" + new URLSearchParams({ draft: cluster.terms.join(", "), ...(cluster.language ? { language: cluster.language } : {}) }), "aria-label": `Draft an FAQ entry for topic ${cluster.rank}` }, "Draft entry")),
       );
     });
     $("gaps").replaceChildren(
       el("table", {},
-        el("thead", {}, el("tr", {}, ["rank", "topic", "tickets", "department", "FAQ coverage", "closest FAQ entry", "new FAQ entry"].map((h, i) => el("th", { scope: "col", class: [0, 2, 4].includes(i) ? "num" : "" }, h)))),
+        el("thead", {}, el("tr", {}, ["rank", "topic", "tickets", "department", "language", "FAQ coverage", "closest FAQ entry", "new FAQ entry"].map((h, i) => el("th", { scope: "col", class: [0, 2, 5].includes(i) ? "num" : "" }, h)))),
         el("tbody", {}, rows),
       ),
     );

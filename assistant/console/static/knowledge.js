@@ -109,13 +109,16 @@ $("portal-form").addEventListener("submit", async (event) => {
   }
 });
 
-// The insights page links a self-service gap here with the topic's words. Only those: a ticket's own text
-// could carry a name or an order number that masking misses, into the URL and onto the public portal.
+// The insights page links a self-service gap here with the topic's words and language. Only those: a ticket's
+// own text could carry a name or an order number that masking misses, into the URL and onto the public portal.
 // The draft starts unpublished, so nothing reaches the portal before someone has read it.
-const draft = new URLSearchParams(location.search).get("draft");
+const drafted = new URLSearchParams(location.search);
+const draft = drafted.get("draft");
 edit(null, Boolean(draft));
 if (draft) {
   $("faq-tags").value = draft;
+  // A language code, or nothing: the field is sent as typed.
+  if (/^[a-z]{2,3}$/.test(drafted.get("language") || "")) $("faq-language").value = drafted.get("language");
   $("faq-is-published").checked = false;
 }
 loadEntries();
