@@ -166,7 +166,8 @@ def stop_words(language: str | None) -> list[str]:
     from stop_words import safe_get_stop_words
 
     own = safe_get_stop_words(language) if language and language != "en" else []
-    return sorted(ENGLISH_STOP_WORDS | {word.lower() for word in own})
+    # Words only: labels are made of letters, and scikit-learn warns of stop words it would split ("dall'").
+    return sorted(ENGLISH_STOP_WORDS | {word.lower() for word in own if word.isalpha()})
 
 
 def distinctive_terms(

@@ -218,9 +218,10 @@ class OnnxEmbedder:
         return np.ascontiguousarray(out / np.maximum(norms, 1e-12), dtype=np.float32)
 
     def _loaded(self) -> ExportedModel:
-        if self._exported is None:
+        # Set last, so a thread that finds it set finds the tokenizer and the export set too.
+        if self._session is None:
             with self._lock:
-                if self._exported is None:
+                if self._session is None:
                     from tokenizers import Tokenizer
 
                     from knowledge.onnx_export import exported_model
@@ -234,6 +235,7 @@ class OnnxEmbedder:
                     self._tokenizer = tokenizer
                     self._exported = exported
                     self._session = self._session_for(self.threads)
+        assert self._exported is not None
         return self._exported
 
     def _session_for(self, threads: int) -> _Session:
@@ -263,7 +265,8 @@ class OnnxEmbedder:
     def _measure_run_overhead(self, session: _Session, repeats: int = 5) -> float:
         """What one more model run costs, in tokens of input: one text alone against eight alike, on this
         machine and thread count (8 tokens on one thread here, 23 on two, whose threads must meet)."""
-        text = " ".join(["word"] * (CALIBRATION_TOKENS - 2))  # with [CLS] and [SEP]
+        text = " ".join(["word"] * CALIBRATION_WORDS)
+        tokens = len(self._tokenizer.encode(text).ids)
 
         def seconds(rows: int) -> float:
             times = []
@@ -275,10 +278,11 @@ class OnnxEmbedder:
 
         one, eight = seconds(1), seconds(8)
         per_row = (eight - one) / 7
-        if per_row <= 0:
+        overhead = (one - per_row) / (per_row / tokens) if per_row > 0 else 0.0
+        # A busy machine can time nonsense; then split only where the padding is large.
+        if overhead <= 0:
             return MAX_RUN_OVERHEAD_TOKENS
-        overhead = (one - per_row) / (per_row / CALIBRATION_TOKENS)
-        return float(np.clip(overhead, 1.0, MAX_RUN_OVERHEAD_TOKENS))
+        return float(min(max(overhead, 1.0), MAX_RUN_OVERHEAD_TOKENS))
 
     def _run(self, session: _Session, texts: list[str]) -> np.ndarray:
         """Texts padded to the longest cost the model as if each were that long: the batch runs in parts of
@@ -304,7 +308,7 @@ class OnnxEmbedder:
         return vectors
 
 
-CALIBRATION_TOKENS = 16
+CALIBRATION_WORDS = 14
 MAX_RUN_OVERHEAD_TOKENS = 64.0
 
 

@@ -63,10 +63,14 @@ def test_a_batch_runs_in_parts_of_like_length_where_padding_would_cost_more() ->
 def test_a_batch_in_parts_gives_each_text_its_own_vector(model_cache_dir: Path) -> None:
     onnx = OnnxEmbedder(default_model_path(), cache_dir=model_cache_dir, threads=1).warm_up()
     session = onnx._session
-    assert session is not None and 1.0 <= session.run_overhead_tokens <= 64.0
+    # Measured when the session was made (until then a batch is one run).
+    assert session is not None and session.run_overhead_tokens != float("inf")
     mixed = ["refund", TEXTS[2], "where is my parcel?", TEXTS[5], TEXTS[3], "hi"]
     alone = np.vstack([onnx.encode([text]) for text in mixed])
-    assert np.allclose(onnx.encode(mixed), alone, atol=1e-5)
+    # Every text a run of its own, and all of them one run: the same vectors, each in its own row.
+    for overhead in (0.0, 1e9):
+        session.run_overhead_tokens = overhead
+        assert np.allclose(onnx.encode(mixed), alone, atol=1e-5)
 
 
 def test_the_export_is_made_once_and_reused(model_cache_dir: Path) -> None:

@@ -315,8 +315,10 @@ def test_the_gap_report_keeps_each_tickets_vector_for_the_next_report(engine: En
     # Vectors of another model are no use: all embedded again, and kept in their place.
     report("another-model")
     assert len(embedded) == len(texts) - 1 and {model for model, _ in kept().values()} == {"another-model"}
-    # Keeping is best effort: a ticket deleted before its vector is written (an erasure racing the report) costs
-    # only that copy, and the report still gets its vectors.
+    # A vector is kept only where its ticket still has the text it was made from when written: on SQLite an
+    # erased ticket's id goes to the next new ticket, which must not inherit the erased customer's vector.
     with Session(engine) as session:
-        vectors = ticket_vectors(session, [10**9], ["a ticket erased meanwhile"], encoder(embedder.model_name))
-    assert vectors.shape == (1, 384) and 10**9 not in kept()
+        vectors = ticket_vectors(
+            session, [changed_id], ["the erased customer's words"], encoder(embedder.model_name), text_chars=2_000
+        )
+    assert vectors.shape == (1, 384) and changed_id not in kept()

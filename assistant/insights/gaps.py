@@ -67,13 +67,15 @@ def text_digest(text: str) -> str:
 
 
 def ticket_vectors(
-    session: Session, ticket_ids: Sequence[int], texts: Sequence[str], encoder: TextEncoder
+    session: Session, ticket_ids: Sequence[int], texts: Sequence[str], encoder: TextEncoder, *, text_chars: int
 ) -> np.ndarray:
-    """Each ticket's vector of its text (as the model reads it): kept from an earlier report where the model and
-    the text are the same, else embedded, each distinct text once (desks get the same words many times:
-    web-form presets, "where is my order?"), and kept for the next report. Keeping is best effort: a report
-    racing another over the same tickets, or a ticket erased meanwhile, loses only its copy."""
-    digests = [text_digest(text) for text in texts]
+    """Each ticket's vector of its text as the model reads it (the first ``text_chars``): kept from an earlier
+    report where the model and the text are the same, else embedded, each distinct text once (desks get the
+    same words many times: web-form presets, "where is my order?"), and kept for the next report. Keeping
+    is best effort: a chunk that cannot be written (a report racing another over the same tickets) is
+    embedded again next time."""
+    cut = [text[:text_chars] for text in texts]
+    digests = [text_digest(text) for text in cut]
     kept: dict[int, tuple[str, str, bytes]] = {}
     for start in range(0, len(ticket_ids), LOOKUP_CHUNK):
         chunk = list(ticket_ids[start : start + LOOKUP_CHUNK])
@@ -88,7 +90,7 @@ def ticket_vectors(
         model, kept_digest, raw = kept.get(ticket_id, ("", "", b""))
         if model == encoder.model_name and kept_digest == digest:
             by_digest[digest] = vector_from_bytes(raw)
-    unknown = list(dict.fromkeys(text for text, digest in zip(texts, digests, strict=True) if digest not in by_digest))
+    unknown = list(dict.fromkeys(text for text, digest in zip(cut, digests, strict=True) if digest not in by_digest))
     if unknown:
         by_digest.update(zip(map(text_digest, unknown), in_slices(encoder.encode, unknown), strict=True))
     keep = [
@@ -97,7 +99,7 @@ def ticket_vectors(
         if kept.get(ticket_id, ("", "", b""))[:2] != (encoder.model_name, digest)
     ]
     if keep:
-        _keep_vectors(session, keep, by_digest, model=encoder.model_name, replaced={t for t, _ in keep if t in kept})
+        _keep_vectors(session, keep, by_digest, model=encoder.model_name, text_chars=text_chars)
     return np.vstack([by_digest[digest] for digest in digests]).astype(np.float32, copy=False)
 
 
@@ -107,19 +109,25 @@ def _keep_vectors(
     by_digest: dict[str, np.ndarray],
     *,
     model: str,
-    replaced: set[int],
+    text_chars: int,
 ) -> None:
-    # A session of its own: the report's has read for a while, and SQLite refuses a write from a reader whose
-    # snapshot another writer has moved past. A transaction per chunk: live tickets wait for one chunk's
-    # write at most, not for all of a month's vectors.
+    """A session of its own: the report's has read for a while, and SQLite refuses a write from a reader whose
+    snapshot another writer has moved past. A transaction per chunk: live tickets wait for one chunk's write
+    at most, not for all of a month's vectors. Each vector is written only where its ticket still has the
+    text it was made from, read in the same transaction: SQLite hands an erased ticket's id to the next new
+    ticket, which must not inherit the erased customer's vector."""
     with Session(session.get_bind()) as writer:
-        try:
-            for start in range(0, len(keep), LOOKUP_CHUNK):
-                chunk = keep[start : start + LOOKUP_CHUNK]
-                stale = [ticket_id for ticket_id, _ in chunk if ticket_id in replaced]
+        for start in range(0, len(keep), LOOKUP_CHUNK):
+            chunk = keep[start : start + LOOKUP_CHUNK]
+            try:
                 with write_lock(writer):
-                    if stale:
-                        writer.execute(delete(TicketVector).where(col(TicketVector.ticket_id).in_(stale)))
+                    ids = [ticket_id for ticket_id, _ in chunk]
+                    current = {
+                        ticket_id: text_digest(ticket_text(subject or "", body or "")[:text_chars])
+                        for ticket_id, subject, body in writer.exec(
+                            select(Ticket.id, Ticket.subject, Ticket.body).where(col(Ticket.id).in_(ids))
+                        )
+                    }
                     rows = [
                         {
                             "ticket_id": ticket_id,
@@ -128,12 +136,15 @@ def _keep_vectors(
                             "vector": vector_bytes(by_digest[digest]),
                         }
                         for ticket_id, digest in chunk
+                        if current.get(ticket_id) == digest
                     ]
-                    writer.execute(insert(TicketVector.__table__), rows)
+                    writer.execute(delete(TicketVector).where(col(TicketVector.ticket_id).in_(ids)))
+                    if rows:
+                        writer.execute(insert(TicketVector.__table__), rows)
                     writer.commit()
-        except SQLAlchemyError as exc:
-            writer.rollback()
-            log.warning("the gap report's ticket vectors were not all kept (%s); the next report embeds the rest", exc)
+            except SQLAlchemyError as exc:
+                writer.rollback()
+                log.warning("the gap report's ticket vectors were not all kept (%s); the next report embeds them", exc)
 
 
 def published_faq(session: Session, encoder: TextEncoder, *, text_chars: int) -> tuple[list[FaqEntry], np.ndarray]:
@@ -203,7 +214,7 @@ def gap_report(
         keep = np.sort(np.random.default_rng(0).choice(total, max_tickets, replace=False))
         rows = [rows[i] for i in keep]
     texts = [ticket_text(subject or "", body or "") for _, _, _, subject, body, _, _ in rows]
-    vectors = ticket_vectors(session, [row[0] for row in rows], [text[:model_text_chars] for text in texts], encoder)
+    vectors = ticket_vectors(session, [row[0] for row in rows], texts, encoder, text_chars=model_text_chars)
     faq_rows, faq_vectors = published_faq(session, encoder, text_chars=model_text_chars)
     cluster_of = np.zeros(len(rows), dtype=np.int64)
     parts: list[np.ndarray] = []
