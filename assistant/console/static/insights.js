@@ -114,7 +114,7 @@ async function showGaps(c) {
         el("th", { scope: "row" },
           el("span", {}, cluster.terms.join(", ") || "(no distinctive words)"),
           el("details", { class: "data" },
-            el("summary", {}, `${cluster.examples.length} typical tickets`),
+            el("summary", {}, `${cluster.examples.length} typical ticket${cluster.examples.length === 1 ? "" : "s"}`),
             el("ul", {}, cluster.examples.map((example) =>
               el("li", {}, el("a", { href: `/console/agent?ticket=${example.ticket_id}` }, example.text)))),
           ),
