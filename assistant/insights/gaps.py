@@ -86,18 +86,16 @@ def ticket_vectors(
         )
         kept.update((ticket_id, (model, digest, raw)) for ticket_id, model, digest, raw in found)
     by_digest: dict[str, np.ndarray] = {}
+    keep: list[tuple[int, str]] = []
     for ticket_id, digest in zip(ticket_ids, digests, strict=True):
         model, kept_digest, raw = kept.get(ticket_id, ("", "", b""))
         if model == encoder.model_name and kept_digest == digest:
             by_digest[digest] = vector_from_bytes(raw)
-    unknown = list(dict.fromkeys(text for text, digest in zip(cut, digests, strict=True) if digest not in by_digest))
+        else:
+            keep.append((ticket_id, digest))
+    unknown = {digest: text for text, digest in zip(cut, digests, strict=True) if digest not in by_digest}
     if unknown:
-        by_digest.update(zip(map(text_digest, unknown), in_slices(encoder.encode, unknown), strict=True))
-    keep = [
-        (ticket_id, digest)
-        for ticket_id, digest in zip(ticket_ids, digests, strict=True)
-        if kept.get(ticket_id, ("", "", b""))[:2] != (encoder.model_name, digest)
-    ]
+        by_digest.update(zip(unknown, in_slices(encoder.encode, list(unknown.values())), strict=True))
     if keep:
         _keep_vectors(session, keep, by_digest, model=encoder.model_name, text_chars=text_chars)
     return np.vstack([by_digest[digest] for digest in digests]).astype(np.float32, copy=False)
