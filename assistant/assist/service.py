@@ -6,6 +6,7 @@ import json
 import logging
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from assistant.assist.models import (
     Suggestions,
     Verdict,
 )
-from assistant.cases.models import ResolvedCase, clean_actions
+from assistant.cases.models import CaseEvidence, clean_actions
 from assistant.cases.service import cases_by_id
 from assistant.db import session_scope, write_lock
 from assistant.errors import InvalidInput, NotFound, ServiceUnavailable
@@ -36,6 +37,7 @@ from assistant.indexing.service import KnowledgeIndexes
 from assistant.routing.engine import RoutingEngine, ticket_text
 from assistant.tickets.models import Ticket
 from classifiers.ticket_classifier import Prediction
+from knowledge.batching import DEFAULT_TIMEOUT_SECONDS
 from knowledge.ranking import Neighbour, feedback_factor, rank_actions
 from knowledge.vector_index import Hit
 
@@ -157,9 +159,9 @@ class AssistEngine:
         self.playbooks = playbooks
         self.feedback = feedback
 
-    def analyse(self, text: str) -> Analysis:
-        """Blocking (handler threads): one trip through the shared encoder."""
-        return self.routing.encoder.run([text[: self.routing.model_text_chars]], then=self.analyse_batch)[0]
+    def submit_analysis(self, text: str) -> Future[list[Analysis]]:
+        """The text's ``Analysis`` to come, while the caller does what needs no model."""
+        return self.routing.encoder.submit([text[: self.routing.model_text_chars]], then=self.analyse_batch)
 
     def analyse_batch(self, texts: list[str], vectors: np.ndarray) -> list[Analysis]:
         """Runs on the encoder thread, once for every text in the batch."""
@@ -189,8 +191,9 @@ class AssistEngine:
                 raise NotFound(f"No ticket with id {request.ticket_id}.", code="ticket_not_found")
             text = ticket_text(ticket.subject, ticket.body)
         session.rollback()  # no connection held while the model works
-        analysis = self.analyse(text)
-        return self.suggest_for(session, analysis, request, language=self.routing.language.detect(text))
+        pending = self.submit_analysis(text)
+        language = self.routing.language.detect(text)
+        return self.suggest_for(session, pending.result(DEFAULT_TIMEOUT_SECONDS)[0], request, language=language)
 
     def suggest_for(
         self, session: Session, analysis: Analysis, request: SuggestionRequest, *, language: str | None
@@ -209,7 +212,8 @@ class AssistEngine:
                 intent=row.intent,
                 first_contact=row.first_contact,
             )
-            for hit, row in similar
+            # Only those shown or counted for actions: the other candidates were fetched for the re-ranking.
+            for hit, row in similar[: max(request.cases, ACTION_NEIGHBOURS)]
         ]
         intent = prediction.intent if prediction is not None else None
         playbook = self.playbooks.get(intent or "")
@@ -246,7 +250,7 @@ class AssistEngine:
             index_revision=revision,
         )
 
-    def _similar_cases(self, session: Session, analysis: Analysis) -> list[tuple[Hit, ResolvedCase]]:
+    def _similar_cases(self, session: Session, analysis: Analysis) -> list[tuple[Hit, CaseEvidence]]:
         """Nearest cases, those of the intent the classifier expects moved up, agents' verdicts applied."""
         hits = self.indexes.search(Collection.cases.value, analysis.vector, CASE_CANDIDATES, min_score=MIN_CASE_SCORE)[
             0

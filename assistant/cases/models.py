@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import field_validator
@@ -50,6 +51,18 @@ class ResolvedCase(SQLModel, table=True):
     embedding_model: str | None = Field(default=None, max_length=128)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+@dataclass(frozen=True, slots=True)
+class CaseEvidence:
+    """What suggestions read of a resolved case to rank it and show it."""
+
+    id: int
+    summary: str
+    resolution: str
+    actions: list[str]
+    intent: str | None
+    first_contact: bool
 
 
 class SolveRequest(SQLModel):

@@ -43,10 +43,12 @@ class PortalSearch:
     async def search(self, query: str, k: int) -> FaqSearchResult:
         if not query.strip():
             raise InvalidInput("The query is empty: give the customer's question in q.", code="empty_query")
-        # Awaited on the event loop: no handler thread is tied up while the model works.
+        # Awaited on the event loop: no handler thread is tied up while the model works, and the query's
+        # language is told meanwhile.
         future = self.encoder.submit([query[: self.model_text_chars]], then=self.search_batch)
+        language = self.language_of(query)
         hits: list[Hit] = (await asyncio.wrap_future(future))[0]
-        return self._result(query, hits, k)
+        return self._result(query, hits, k, language=language)
 
     def search_many(self, queries: Sequence[str], k: int) -> list[FaqSearchResult]:
         """Blocking: many queries answered as the portal would answer each (a search history to replay)."""
@@ -54,12 +56,14 @@ class PortalSearch:
         for start in range(0, len(queries), SLICE):
             part = queries[start : start + SLICE]
             found = self.encoder.run([query[: self.model_text_chars] for query in part], then=self.search_batch)
-            results += [self._result(query, hits, k) for query, hits in zip(part, found, strict=True)]
+            results += [
+                self._result(query, hits, k, language=self.language_of(query))
+                for query, hits in zip(part, found, strict=True)
+            ]
         return results
 
-    def _result(self, query: str, hits: list[Hit], k: int) -> FaqSearchResult:
+    def _result(self, query: str, hits: list[Hit], k: int, *, language: str | None) -> FaqSearchResult:
         documents = self.indexes.documents(Collection.faq.value)
-        language = self.language_of(query)
         return FaqSearchResult(
             query=query, language=language, results=portal_hits(documents.get, hits, k, language=language)
         )
