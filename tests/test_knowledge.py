@@ -233,10 +233,15 @@ def test_feedback_moves_an_action_down(client: TestClient[Any], agent_headers: H
         headers=agent_headers,
     )
     assert accepted.status_code == 201
+    # Verdicts given for another intent say nothing about this one.
+    elsewhere = {"kind": "action", "target": "contact-carrier", "verdict": "rejected", "intent": "another_intent"}
+    for _ in range(2):
+        assert client.post("/v1/suggestions/feedback", json=elsewhere, headers=agent_headers).status_code == 201
     after = {
         a["action"]: a for a in client.post("/v1/suggestions", json=request, headers=agent_headers).json()["actions"]
     }
     assert after["apologise"]["rejected"] == 3 and after["contact-carrier"]["accepted"] == 1
+    assert after["contact-carrier"]["rejected"] == 0
     assert after["apologise"]["score"] < after["contact-carrier"]["score"] / 2
 
 

@@ -6,6 +6,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,29 +74,60 @@ def load_playbooks(path: Path | None) -> dict[str, list[str]]:
     return playbooks
 
 
+Counts = tuple[int, int]  # accepted, rejected
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdicts:
+    """Agents' verdicts as suggestions look them up: totals made once per refresh, not once per request (a
+    request would otherwise walk every verdict ever given, three times)."""
+
+    # kind → suggestion id or action name → counts, whatever intent they were given for
+    by_kind: dict[str, dict[str, Counts]]
+    # intent (None: given without one) → action → counts
+    actions_by_intent: dict[str | None, dict[str, Counts]]
+
+    @classmethod
+    def of(cls, rows: Sequence[tuple[str, str, str | None, str, int]]) -> _Verdicts:
+        by_kind: dict[str, dict[str, list[int]]] = {}
+        actions_by_intent: dict[str | None, dict[str, list[int]]] = {}
+        for kind, target, intent, verdict, count in rows:
+            column = 0 if verdict == Verdict.accepted.value else 1
+            by_kind.setdefault(kind, {}).setdefault(target, [0, 0])[column] += int(count)
+            if kind == SuggestionKind.action.value:
+                actions_by_intent.setdefault(intent, {}).setdefault(target, [0, 0])[column] += int(count)
+        return cls(
+            by_kind={kind: _frozen(totals) for kind, totals in by_kind.items()},
+            actions_by_intent={intent: _frozen(totals) for intent, totals in actions_by_intent.items()},
+        )
+
+
+def _frozen(totals: dict[str, list[int]]) -> dict[str, Counts]:
+    return {target: (accepted, rejected) for target, (accepted, rejected) in totals.items()}
+
+
 class FeedbackStats:
     """Agents' verdicts counted per suggestion, read from the database at most every few seconds."""
 
     def __init__(self, engine: Engine, *, refresh_seconds: float = FEEDBACK_REFRESH_SECONDS) -> None:
         self.engine = engine
         self.refresh_seconds = refresh_seconds
-        self._counts: dict[tuple[str, str, str | None], list[int]] = {}
+        self._verdicts = _Verdicts.of([])
         self._loaded_at = -float("inf")
         self._lock = threading.Lock()
 
     def invalidate(self) -> None:
         self._loaded_at = -float("inf")
 
-    def _current(self) -> dict[tuple[str, str, str | None], list[int]]:
+    def _current(self) -> _Verdicts:
         if time.monotonic() - self._loaded_at > self.refresh_seconds:
             with self._lock:
                 if time.monotonic() - self._loaded_at > self.refresh_seconds:
-                    self._counts = self._load()
+                    self._verdicts = self._load()
                     self._loaded_at = time.monotonic()
-        return self._counts
+        return self._verdicts
 
-    def _load(self) -> dict[tuple[str, str, str | None], list[int]]:
-        counts: dict[tuple[str, str, str | None], list[int]] = {}
+    def _load(self) -> _Verdicts:
         with session_scope(self.engine) as session:
             rows = session.exec(
                 select(
@@ -111,29 +143,23 @@ class FeedbackStats:
                     SuggestionFeedback.verdict,
                 )
             ).all()
-        for kind, target, intent, verdict, count in rows:
-            entry = counts.setdefault((kind, target, intent), [0, 0])
-            entry[0 if verdict == Verdict.accepted.value else 1] += int(count)
-        return counts
+        return _Verdicts.of(rows)
 
-    def actions(self, intent: str | None) -> dict[str, tuple[int, int]]:
+    def actions(self, intent: str | None) -> Mapping[str, Counts]:
         """Verdicts on actions given for this intent, plus those given without an intent."""
-        totals: dict[str, list[int]] = {}
-        for (kind, target, given_for), (accepted, rejected) in self._current().items():
-            if kind == SuggestionKind.action.value and given_for in (intent, None):
-                entry = totals.setdefault(target, [0, 0])
-                entry[0] += accepted
-                entry[1] += rejected
-        return {target: (a, r) for target, (a, r) in totals.items()}
+        verdicts = self._current().actions_by_intent
+        general = verdicts.get(None, {})
+        if intent is None:
+            return general
+        merged = dict(general)
+        for action, (accepted, rejected) in verdicts.get(intent, {}).items():
+            before_accepted, before_rejected = merged.get(action, (0, 0))
+            merged[action] = (before_accepted + accepted, before_rejected + rejected)
+        return merged
 
-    def items(self, kind: SuggestionKind) -> dict[str, tuple[int, int]]:
-        totals: dict[str, list[int]] = {}
-        for (given_kind, target, _), (accepted, rejected) in self._current().items():
-            if given_kind == kind.value:
-                entry = totals.setdefault(target, [0, 0])
-                entry[0] += accepted
-                entry[1] += rejected
-        return {target: (a, r) for target, (a, r) in totals.items()}
+    def items(self, kind: SuggestionKind) -> Mapping[str, Counts]:
+        """Verdicts on each suggested case or FAQ entry (by id), whatever intent they were given for."""
+        return self._current().by_kind.get(kind.value, {})
 
 
 @dataclass(frozen=True, slots=True)
