@@ -182,8 +182,10 @@ class VectorIndex:
         self._kind = FLAT
         self._ids = np.empty(0, dtype=np.int64)  # sorted; the source of truth for membership
         self._nlist = 0
-        # Layouts built and swapped in by this object (flat → IVF, retrains, IVF → flat): for monitoring.
+        # Layouts built and swapped in by this object (flat → IVF, retrains, IVF → flat), and how many of them
+        # were retrains of an IVF layout: for monitoring.
         self.layouts_built = 0
+        self.retrains = 0
         self._trained_count = 0
 
     # ------------------------------------------------------------------ reading
@@ -491,6 +493,8 @@ class VectorIndex:
                         raise RuntimeError(f"rebuilt index holds {index.ntotal} vectors, expected {len(self._ids)}")
                     if target == IVF:  # here, not in _build: the nprobe setter may have run meanwhile
                         index.nprobe = self._effective_nprobe(nlist)
+                    if self._kind == IVF and target == IVF:
+                        self.retrains += 1
                     self._index, self._kind, self._nlist = index, target, nlist
                     self.layouts_built += 1
                     # What the lists were trained on, not what the journal added since: writes that raced a

@@ -127,8 +127,8 @@ def test_the_demo_desk_history_fills_the_gap_report_and_leaves_the_queue_to_open
             assert ticket["language"] == cluster["language"], (ticket, cluster["language"])
     # The demo FAQ answers nothing about what products can do: that is where it falls short. Where those
     # clusters rank moves with the clock (the history ends now; seen 5th to 11th), their coverage does not.
-    # Only departments with a real share of the tickets compete: the few tickets left in triage make an
-    # average of a handful that says nothing (CI once had triage below product_information).
+    # Only departments whose clusters hold a real share of the tickets compete: a cluster or two led by the few
+    # tickets left in triage make an average that says nothing (CI once had triage below product_information).
     similarity: dict[str, float] = {}
     size: dict[str, int] = {}
     for cluster in gaps["clusters"]:

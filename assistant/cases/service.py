@@ -63,14 +63,18 @@ def cases_by_id(session: Session, case_ids: Sequence[int]) -> dict[int, CaseEvid
     building ORM objects cost three times the query itself (0.91 against 0.34 ms for 50 demo cases)."""
     if not case_ids:
         return {}
-    case = ResolvedCase
     rows = session.exec(
-        select(case.id, case.summary, case.resolution, case.actions, case.intent, case.first_contact).where(
-            col(case.id).in_(list(case_ids))
-        )
+        select(
+            ResolvedCase.id,
+            ResolvedCase.summary,
+            ResolvedCase.resolution,
+            ResolvedCase.actions,
+            ResolvedCase.intent,
+            ResolvedCase.first_contact,
+        ).where(col(ResolvedCase.id).in_(list(case_ids)))
     )
     return {
-        case_id: CaseEvidence(case_id, summary, resolution, list(actions), intent, first_contact)
+        case_id: CaseEvidence(case_id, summary, resolution, tuple(actions), intent, first_contact)
         for case_id, summary, resolution, actions, intent, first_contact in rows
         if case_id is not None
     }
