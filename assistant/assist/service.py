@@ -82,7 +82,7 @@ _NONE: Mapping[str, Counts] = MappingProxyType({})
 @dataclass(frozen=True, slots=True)
 class Verdicts:
     """Agents' verdicts as of one moment, totalled once when read: a request looks its suggestions up instead
-    of walking every verdict ever given (14.5 ms a request at 15k verdict groups, 0.008 ms so)."""
+    of walking every verdict ever given (that took 14.5 ms a request at 15k verdict groups; this, 0.008 ms)."""
 
     # kind → suggestion id or action name → counts, whatever intent they were given for
     by_kind: Mapping[str, Mapping[str, Counts]]
