@@ -67,6 +67,29 @@ def test_a_batch_commits_once_and_answers_each_sender(engine: Engine) -> None:
         assert writer.transactions <= 2
 
 
+def test_one_external_id_from_two_sources_is_two_tickets_in_a_batch_and_replays_its_own(engine: Engine) -> None:
+    same = {"external_id": "T-shared-1", "event_id": "evt-1"}
+    mail = TicketCreate(**ticket_payload(source="mail", **same))
+    shop = TicketCreate(**ticket_payload(source="shop", **same))
+
+    def batch(payloads: list[tuple[TicketCreate, str]]) -> list[tuple[DecisionRead, bool]]:
+        writer = TicketWriter(engine).start()
+        try:
+            with Session(engine) as session, write_lock(session):  # SQLite: the rest queue behind the first
+                futures = [writer.store(payload, decision(department)) for payload, department in payloads]
+            return [future.result(timeout=30) for future in futures]
+        finally:
+            writer.stop()
+
+    (from_mail, mail_created), (from_shop, shop_created) = batch([(mail, "orders"), (shop, "billing")])
+    assert (mail_created, shop_created) == (True, True) and from_mail.ticket_id != from_shop.ticket_id
+    (again_shop, shop_new), (again_mail, mail_new) = batch([(shop, "orders"), (mail, "billing")])
+    assert (shop_new, mail_new) == (False, False)
+    assert (again_shop.decision_id, again_shop.department) == (from_shop.decision_id, "billing")
+    assert (again_mail.decision_id, again_mail.department) == (from_mail.decision_id, "orders")
+    assert (rows(engine, Ticket), rows(engine, WebhookDelivery)) == (2, 2)
+
+
 def test_a_ticket_that_cannot_be_stored_fails_alone(engine: Engine) -> None:
     good, bad = TicketCreate(**ticket_payload()), TicketCreate(**ticket_payload())
     writer = TicketWriter(engine).start()
