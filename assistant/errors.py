@@ -105,8 +105,10 @@ def handle_domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response
     return _response(exc.status_code, exc.code, exc.message, exc.details, headers=headers)
 
 
-def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
+    if isinstance(exc, ValidationException) and _missing_body(request, exc):
+        return _response(400, "empty_body", "The request has no body; send a JSON object.")
     if isinstance(exc, ValidationException):
         message = exc.detail if exc.detail and exc.detail != "Bad Request" else "The request is not valid."
         if "JSON" in message or "decode" in message.lower():
@@ -121,11 +123,24 @@ def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Resp
     return _response(status, code, str(exc.detail), exc.extra or None, headers=exc.headers)
 
 
+def _missing_body(request: Request[Any, Any, Any], exc: ValidationException) -> bool:
+    """Litestar reports an empty body as a missing key named after the handlers' body parameter, ``data``."""
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    named = any(isinstance(item, dict) and item.get("key") == "data" for item in extra)
+    return named and request.headers.get("content-length") == "0"
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return _response(
         HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "Something went wrong on our side; nothing was stored."
     )
+
+
+def handle_not_utf8(_: Request[Any, Any, Any], exc: UnicodeDecodeError) -> Response[Any]:
+    # The JSON decoder raises it for a body in another encoding (latin-1 "café"), whatever charset the client
+    # names; the service reads its own files with an explicit encoding, so here it is the client's body.
+    return _response(400, "malformed_json", "The request body is not JSON in UTF-8; send UTF-8 text.")
 
 
 def handle_too_deep(_: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:
@@ -135,6 +150,7 @@ def handle_too_deep(_: Request[Any, Any, Any], exc: RecursionError) -> Response[
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     DomainError: handle_domain_error,
     RecursionError: handle_too_deep,
+    UnicodeDecodeError: handle_not_utf8,
     HTTPException: handle_http_exception,
     Exception: handle_unexpected,
 }

@@ -141,6 +141,18 @@ def test_route_bad_input(client: TestClient[Any], agent_headers: dict[str, str])
         "/v1/route", content=b'{"text": ', headers=agent_headers | {"Content-Type": "application/json"}
     )
     assert (malformed.status_code, malformed.json()["error"]["code"]) == (400, "malformed_json")
+    # Bodies that are not UTF-8 text, whatever charset the client names, and no body at all.
+    for content_type in ("application/json", "application/json; charset=latin-1", "application/json; charset=nope"):
+        latin = client.post(
+            "/v1/route",
+            content='{"text": "café order lost"}'.encode("latin-1"),
+            headers=agent_headers | {"Content-Type": content_type},
+        )
+        assert (latin.status_code, latin.json()["error"]["code"]) == (400, "malformed_json"), content_type
+        assert "UTF-8" in latin.json()["error"]["message"]
+    empty = client.post("/v1/route", content=b"", headers=agent_headers | {"Content-Type": "application/json"})
+    assert (empty.status_code, empty.json()["error"]["code"]) == (400, "empty_body"), empty.text
+    assert empty.json()["error"]["message"] == "The request has no body; send a JSON object."
 
 
 def test_urgency_reads_the_customers_words(client: TestClient[Any], agent_headers: dict[str, str]) -> None:
