@@ -72,6 +72,12 @@ def verify_signature(
     signature = headers.get(SIGNATURE_HEADER)
     if not timestamp or not signature:
         raise InvalidSignature("Webhook requests need X-Timestamp and X-Signature headers.", code="missing_signature")
+    if not source:
+        raise InvalidSignature(
+            "The body names no 'source' (a string), so no secret can verify its signature; send the source "
+            "name your secret was issued for.",
+            code="missing_source",
+        )
     configured = secrets.get(source)
     if configured is None:
         raise InvalidSignature(f"No webhook secret is configured for source {source!r}.", code="unknown_source")

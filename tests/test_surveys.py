@@ -150,6 +150,12 @@ def test_survey_kpis_in_csv_and_comments_are_masked(loaded: TestClient[Any], lea
     ("payload", "status", "code"),
     [
         (survey("b1", "2026-11-17T09:00:00Z", csat=6), 400, "validation_error"),
+        (survey("b1b", "2026-11-17T09:00:00Z", csat=True), 400, "validation_error"),
+        (
+            {k: v for k, v in survey("b1c", "2026-11-17T09:00:00Z", csat=4).items() if k != "source"},
+            401,
+            "missing_source",
+        ),
         (survey("b2", "2026-11-17T09:00:00Z", nps=-1), 400, "validation_error"),
         (survey("b3", "2026-11-17T09:00:00Z"), 400, "validation_error"),  # no score at all
         (survey("b4", "2026-11-17T09:00:00", csat=4), 400, "validation_error"),  # no time zone

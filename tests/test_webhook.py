@@ -130,6 +130,10 @@ def test_bad_input_gets_a_clear_4xx(client: TestClient[Any]) -> None:
         "wrong type": (ticket_payload(body={"text": "hi"}), 400, "validation_error"),
         "unknown channel": (ticket_payload(channel="carrier-pigeon"), 400, "validation_error"),
         "naive time": (ticket_payload(created_at="2026-11-20T09:30:00"), 400, "validation_error"),
+        "far future": (ticket_payload(created_at="9999-12-31T23:59:59+00:00"), 400, "validation_error"),
+        "before 1970": (ticket_payload(created_at="0001-01-01T00:00:00Z"), 400, "validation_error"),
+        "no source": ({k: v for k, v in ticket_payload().items() if k != "source"}, 401, "missing_source"),
+        "source not a string": (ticket_payload(source=["acme-desk"]), 401, "missing_source"),
         "text too long": (ticket_payload(body="word " * 2_100), 400, "text_too_long"),
         "oversized body": (ticket_payload(body="x" * 70_000), 413, "body_too_large"),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import field_validator, model_validator
 from sqlalchemy import Index, UniqueConstraint
@@ -67,6 +68,14 @@ class SurveyCreate(SQLModel):
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
         return utc_moment(value, "responded_at", bounded=True)
+
+    @field_validator("csat", "ces", "nps", mode="before")
+    @classmethod
+    def _not_a_flag(cls, value: Any) -> Any:
+        # Lax integers stay (a CSV import brings "4"), but true would be stored as a CSAT of 1, the worst score.
+        if isinstance(value, bool):
+            raise ValueError("a score is a whole number, not true or false")
+        return value
 
     @field_validator("response_id", "ticket_id", "customer_ref", "comment")
     @classmethod

@@ -99,7 +99,8 @@ class TicketCreate(TicketBase):
     @field_validator("created_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else utc_moment(value, "created_at")
+        # The first response time is measured from it: a year-9999 ticket would also top every newest-first list.
+        return None if value is None else utc_moment(value, "created_at", bounded=True)
 
     @field_validator("source", "external_id", "event_id", "subject", "body", "customer_ref", "customer_tier")
     @classmethod
