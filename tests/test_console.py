@@ -199,3 +199,19 @@ def test_a_browser_offers_its_key_as_a_websocket_subprotocol(client: TestClient[
         client.websocket_connect("/v1/assist/live", subprotocols=["assistant.v1", "bearer.sda_not-a-key"]) as socket,
     ):
         socket.receive_json()
+
+
+def test_text_filters_find_percent_and_underscore_as_typed(
+    client: TestClient[Any], agent: Headers, make_key: Callable[[str], Headers]
+) -> None:
+    assert post_ticket(client, ticket_payload(subject="Parcel lost", body="The parcel never came.")).status_code == 201
+    assert post_ticket(client, ticket_payload(subject="Code 10%_OFF", body="It was refused.")).status_code == 201
+    admin = make_key("admin")
+    for question in ("Is 10%_OFF still valid?", "Where is my parcel?"):
+        entry = {"question": question, "answer": "See the offers page."}
+        assert client.post("/v1/faq", json=entry, headers=admin).status_code == 201
+    for typed in ("%", "_", "10%_off"):  # characters to find, not wildcards that match everything
+        tickets = client.get("/v1/tickets", params={"text": typed}, headers=agent).json()
+        assert [t["subject"] for t in tickets["tickets"]] == ["Code 10%_OFF"], typed
+        entries = client.get("/v1/faq", params={"text": typed}, headers=admin).json()
+        assert [e["question"] for e in entries["entries"]] == ["Is 10%_OFF still valid?"], typed

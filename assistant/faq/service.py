@@ -122,8 +122,12 @@ def list_faq(
     if published is not None:
         query = query.where(FaqEntry.published == published)
     if text:
-        pattern = f"%{text.lower()}%"
-        query = query.where(func.lower(FaqEntry.question).like(pattern) | func.lower(FaqEntry.answer).like(pattern))
+        # autoescape: a "%" or "_" the user typed is a character to find, not a wildcard matching everything.
+        wanted = text.lower()
+        query = query.where(
+            func.lower(FaqEntry.question).contains(wanted, autoescape=True)
+            | func.lower(FaqEntry.answer).contains(wanted, autoescape=True)
+        )
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     rows = session.exec(query.order_by(col(FaqEntry.id)).offset(offset).limit(limit)).all()
     return [read(row) for row in rows], int(total)

@@ -419,8 +419,12 @@ def list_tickets(
     if solved is not None:
         query = query.where(is_solved if solved else ~is_solved)
     if text:
-        pattern = f"%{text.lower()}%"
-        query = query.where(func.lower(Ticket.subject).like(pattern) | func.lower(Ticket.body).like(pattern))
+        # autoescape: a "%" or "_" the user typed is a character to find, not a wildcard matching everything.
+        wanted = text.lower()
+        query = query.where(
+            func.lower(Ticket.subject).contains(wanted, autoescape=True)
+            | func.lower(Ticket.body).contains(wanted, autoescape=True)
+        )
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     rows = session.exec(
         query.order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc()).offset(offset).limit(limit)
