@@ -110,11 +110,14 @@ def test_reroute_checks_its_input(client: TestClient[Any], agent_headers: dict[s
         ),
         ("/v1/tickets/999999/reroute", {"department": "orders"}, 404, "ticket_not_found"),
         (f"/v1/tickets/{ticket_id}/reroute", {"department": ""}, 400, "validation_error"),
+        (f"/v1/tickets/{ticket_id}/reroute", {"department": "   "}, 400, "validation_error"),
     ]
     for path, body, status, code in cases:
         response = client.post(path, json=body, headers=agent_headers)
         assert response.status_code == status, (body, response.text)
         assert response.json()["error"]["code"] == code
+    padded = client.post(f"/v1/tickets/{ticket_id}/reroute", json={"department": " orders  "}, headers=agent_headers)
+    assert (padded.status_code, padded.json()["department"]) == (201, "orders")
 
 
 def test_keys_and_roles(client: TestClient[Any], make_key: Callable[[str], dict[str, str]]) -> None:

@@ -190,6 +190,16 @@ class RerouteCreate(SQLModel):
     def _no_nul(cls, value: str | None) -> str | None:
         return reject_nul(value)
 
+    @field_validator("department", "intent")
+    @classmethod
+    def _trimmed(cls, value: str | None) -> str | None:
+        # "billing " would become a department of its own in every report grouped by department.
+        if value is None:
+            return None
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
 
 # Tickets agents open in the browser console (a phone call, a walk-in): the service is their system of record.
 CONSOLE_SOURCE = "console"
