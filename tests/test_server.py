@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -113,6 +114,13 @@ def test_the_demo_desk_history_fills_the_gap_report_and_leaves_the_queue_to_open
     # Eight weeks of the desk's tickets, nearly all solved by now, and the inbox's dozen new ones.
     assert everything > 2_000 and 12 <= still_open["total"] < everything / 10
     assert {"DEMO-2001", "DEMO-2012"} <= {t["external_id"] for t in still_open["tickets"]}
+    # The history's KPIs know each ticket's language (a fifth of the demo desk writes German).
+    now = datetime.now(UTC)
+    period = {"from": (now - timedelta(days=70)).isoformat(), "to": (now + timedelta(days=1)).isoformat()}
+    kpis = httpx.get(f"{base}/v1/kpis", params={**period, "group_by": "language"}, headers=auth).json()
+    tickets_by_language = {group["group"]: group["tickets_created"] for group in kpis["groups"]}
+    assert tickets_by_language["de"] > 0.1 * sum(tickets_by_language.values()), tickets_by_language
+    assert tickets_by_language.get(None, 0) < 0.05 * sum(tickets_by_language.values()), tickets_by_language
 
     report = httpx.get(f"{base}/v1/insights/self-service-gaps", params={"top": 200}, headers=auth, timeout=120)
     assert report.status_code == 200, report.text

@@ -157,9 +157,10 @@ def ensure_demo_history(*, engine: Engine, schedules: ScheduleBook) -> int:
             )
             for event_id, ticket_id, kind, stamp, actor_type, actor_id, channel, department in event_fields(history)
         ]
+        # The tickets first: the timings take each ticket's language from its row.
+        session.execute(insert(Ticket), history_tickets(history))
         stored, tickets = store_events(session, events, mask=lambda text: text)
         recompute_timings(session, tickets, schedules=schedules)
-        session.execute(insert(Ticket), history_tickets(history))
         session.commit()
     return stored
 
