@@ -201,7 +201,7 @@ def _knowledge_import(kind: str, path: Path, data_dir: Path | None) -> None:
         raise click.ClickException(exc.message + details) from exc
     embedder = _embedder(settings).warm_up()
     encoder = TextEncoder.of(embedder)
-    language = LanguageDetector().warm_up()
+    language = LanguageDetector(fallback=settings.default_language or None).warm_up()
     run = import_faq if kind == "faq" else import_cases
     with (
         session_scope(_database(settings=settings)) as session,

@@ -194,7 +194,7 @@ def start_runtime(settings: Settings, *, embedder: TextEmbedder | None = None) -
         classifiers.current()
     except ServiceUnavailable as exc:
         log.warning("%s The service is up but not ready.", exc.message)
-    language = LanguageDetector().warm_up()
+    language = LanguageDetector(fallback=settings.default_language or None).warm_up()
     routing = RoutingEngine(
         classifiers=classifiers,
         encoder=encoder.start(),

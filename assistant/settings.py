@@ -82,6 +82,9 @@ class Settings:
 
     # Intent → ordered agent actions (the shape of ABCD's kb.json); empty: the demo's when demo is on.
     playbooks_path: Path | None = None
+    # The desk's main language (ISO 639-1): a text too short or mixed for any language to have even odds
+    # ("reset my password") is taken to be in it. Empty: such a text has no language.
+    default_language: str = "en"
     # Portal search answers nothing below this cosine similarity rather than something unrelated.
     faq_min_score: float = 0.25
     # Searches a minute per API key on the portal's FAQ search (bursts of a quarter of it); 0: no limit.

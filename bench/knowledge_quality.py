@@ -135,7 +135,7 @@ def case_retrieval(embedder: TextEmbedder, seed: int) -> list[object]:
                     for i in history
                 ],
                 encoder=encoder,
-                language_of=LanguageDetector().warm_up().detect,
+                language_of=LanguageDetector(fallback=settings.default_language or None).warm_up().detect,
             )
         engine.dispose()
         print(

@@ -11,6 +11,7 @@ from sklearn.model_selection import train_test_split
 
 from assistant.demo import demo_training_data
 from classifiers import TicketClassifier, evaluate, load_taxonomy
+from classifiers.language import LanguageDetector
 from classifiers.ticket_classifier import CURRENT_POINTER, LOW_CONFIDENCE, OUT_OF_SCOPE
 from knowledge import TextEmbedder
 
@@ -175,3 +176,16 @@ def test_compiled_predict_path_equals_sklearns(fitted: TicketClassifier, embedde
         fitted.predict_proba(texts, embedder.encode(texts), text_scores=fitted.text_scores(texts)),
         fitted.predict_proba(texts, embedder.encode(texts)),
     )
+
+
+def test_language_detection_takes_the_desks_language_when_no_language_has_even_odds() -> None:
+    detector = LanguageDetector(fallback="en")
+    # Short English requests that the detector alone called Italian, Portuguese and German.
+    for text in ("reset my password", "parcel lost", "refund"):
+        assert detector.detect(text) == "en", text
+        assert LanguageDetector().detect(text) is None, text
+    assert detector.detect("Wo ist meine Bestellung? Sie sollte gestern ankommen.") == "de"
+    assert detector.detect("Passwort vergessen") == "de"
+    assert detector.detect("ok") is None  # too short to tell at all
+    with pytest.raises(ValueError, match="fallback"):
+        LanguageDetector(fallback="xx")

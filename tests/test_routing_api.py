@@ -158,6 +158,12 @@ def test_route_bad_input(client: TestClient[Any], agent_headers: dict[str, str])
     assert empty.json()["error"]["message"] == "The request has no body; send a JSON object."
 
 
+def test_a_short_request_is_in_the_desks_language(client: TestClient[Any], agent_headers: dict[str, str]) -> None:
+    for text, language in (("reset my password", "en"), ("Ich habe mein Passwort vergessen.", "de")):
+        decided = client.post("/v1/route", json={"text": text}, headers=agent_headers).json()
+        assert decided["language"] == language, (text, decided)
+
+
 def test_urgency_reads_the_customers_words(client: TestClient[Any], agent_headers: dict[str, str]) -> None:
     def urgency(text: str) -> str:
         return client.post("/v1/route", json={"text": text}, headers=agent_headers).json()["urgency"]
