@@ -113,7 +113,7 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         message = exc.detail if exc.detail and exc.detail != "Bad Request" else "The request is not valid."
         if "JSON" in message or "decode" in message.lower():
             return _response(status, "malformed_json", "The request body is not valid JSON.")
-        return _response(status, "validation_error", message, exc.extra or None)
+        return _response(status, "validation_error", message, _field_details(request, exc.extra))
     if status == 400:
         # Litestar raises a plain 400 when the body cannot be decoded at all.
         return _response(status, "malformed_json", f"The request body is not valid JSON ({exc.detail}).")
@@ -121,6 +121,31 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         return _response(status, "body_too_large", "The request body is larger than this service accepts.")
     code = _HTTP_CODES.get(status, "http_error")
     return _response(status, code, str(exc.detail), exc.extra or None, headers=exc.headers)
+
+
+def _field_details(request: Request[Any, Any, Any], extra: Any) -> Any:
+    """Litestar's ``{key, message, source}`` as this service's ``{field, message}``, a parameter under the name
+    the client sends (``from``, not the handler's ``start``), and ``in``: where it was sent."""
+    if not isinstance(extra, list):
+        return extra or None
+    handler = request.scope.get("route_handler")
+    signature = getattr(handler, "parsed_fn_signature", None)
+    parameters = getattr(signature, "parameters", {})
+    details = []
+    for item in extra:
+        if not isinstance(item, dict):
+            details.append(item)
+            continue
+        key = item.get("key")
+        definition = getattr(parameters.get(key), "kwarg_definition", None) if isinstance(key, str) else None
+        message = str(item.get("message", ""))
+        if "datetime" in message.lower():
+            message += " (e.g. 2026-11-01T00:00:00Z; an offset's '+' is sent as %2B)"
+        detail = {"field": getattr(definition, "name", None) or key, "message": message}
+        if item.get("source"):
+            detail["in"] = item["source"]
+        details.append(detail)
+    return details or None
 
 
 def _missing_body(request: Request[Any, Any, Any], exc: ValidationException) -> bool:

@@ -374,3 +374,14 @@ def test_schedules_from_a_config_file_at_start(
             assert deliver_events(client, [single]).status_code == 201
         t6 = kpis(client, make_key("agent"), **{"from": "2026-11-01T00:00:00Z", "to": "2026-11-20T00:00:00Z"})["t6"]
         assert hours(t6, "frt", "business") == 2.0
+
+
+def test_a_bad_period_names_the_parameters_the_client_sent(client: TestClient[Any], lead: Headers) -> None:
+    for path in ("/v1/kpis", "/v1/insights/drivers"):
+        response = client.get(path, params={"from": "2026-11-01", "to": "last week"}, headers=lead)
+        assert response.status_code == 400, response.text
+        error = response.json()["error"]
+        assert error["code"] == "validation_error"
+        assert {detail["field"] for detail in error["details"]} == {"from", "to"}, error
+        for detail in error["details"]:
+            assert detail["in"] == "query" and "2026-11-01T00:00:00Z" in detail["message"], detail
