@@ -80,6 +80,10 @@ def test_faq_changes_reach_the_portal_search_at_once(client: TestClient[Any], ad
         headers=admin,
     )
     assert changed.status_code == 200 and changed.json()["tags"] == ["refunds", "returns"]
+    relabelled = client.patch(f"/v1/faq/{entry['id']}", json={"language": " EN "}, headers=admin)
+    assert (relabelled.status_code, relabelled.json()["language"]) == (200, "en")
+    refused = client.patch(f"/v1/faq/{entry['id']}", json={"language": "klingon"}, headers=admin)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (400, "validation_error")
     assert search(client, portal, "do you accept paypal")[0]["id"] == entry["id"]
     assert all(r["id"] != entry["id"] for r in search(client, portal, "when do I get my money back"))
 
@@ -104,6 +108,8 @@ def test_faq_changes_reach_the_portal_search_at_once(client: TestClient[Any], ad
         ({"question": "q", "answer": "a", "tags": ["x" * 65]}, "validation_error"),
         ({"question": "q\u0000", "answer": "a"}, "validation_error"),
         ({"question": 5, "answer": "a"}, "validation_error"),
+        ({"question": "q", "answer": "a", "language": "klingon"}, "validation_error"),
+        ({"question": "q", "answer": "a", "language": "en-GB"}, "validation_error"),
     ],
 )
 def test_bad_faq_input_is_a_clear_400(client: TestClient[Any], admin: Headers, body: Any, code: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from pydantic import field_validator
@@ -12,6 +13,7 @@ from assistant.db import UTCDateTime, utcnow
 from assistant.tickets.models import reject_nul
 
 TAG_CHARS = 64
+ISO_639_1 = re.compile(r"[a-z]{2}")
 MAX_TAGS = 20
 
 
@@ -56,10 +58,15 @@ class FaqFields(SQLModel):
 class FaqCreate(FaqFields):
     external_id: str | None = Field(default=None, min_length=1, max_length=128)
 
-    @field_validator("external_id", "language")
+    @field_validator("external_id")
     @classmethod
     def _no_nul(cls, value: str | None) -> str | None:
         return reject_nul(value)
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str | None) -> str | None:
+        return iso_language(value)
 
 
 class FaqUpdate(SQLModel):
@@ -89,7 +96,18 @@ class FaqUpdate(SQLModel):
     @field_validator("language")
     @classmethod
     def _language(cls, value: str | None) -> str | None:
-        return reject_nul(value)
+        return iso_language(value)
+
+
+def iso_language(value: str | None) -> str | None:
+    """A two-letter ISO 639-1 code, lower case: what language detection names a customer's text with, so an
+    entry in "klingon" or "en-GB" would never count as in the customer's language."""
+    if value is None:
+        return None
+    code = value.strip().lower()
+    if not ISO_639_1.fullmatch(code):
+        raise ValueError("language must be a two-letter ISO 639-1 code, e.g. en or de")
+    return code
 
 
 def _clean_tags(tags: list[str]) -> list[str]:
