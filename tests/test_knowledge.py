@@ -274,10 +274,28 @@ def test_a_verdict_given_while_verdicts_are_read_is_read_at_the_next_request(
     assert len(reads) == 2
 
 
+def test_verdicts_name_cases_and_faq_entries_by_the_ids_suggestions_give(
+    client: TestClient[Any], agent_headers: Headers, admin: Headers
+) -> None:
+    assert client.post("/v1/faq", json=REFUND_FAQ, headers=admin).status_code == 201
+    ticket_id = new_ticket(client, "Refund missing", "I returned the kettle two weeks ago and have no refund yet.")
+    solve(client, agent_headers, ticket_id, resolution="Refund re-issued.", actions=["reissue-refund"])
+    shown = client.post("/v1/suggestions", json={"text": "where is my refund"}, headers=agent_headers).json()
+    case_id, faq_id = shown["cases"][0]["id"], shown["faq"][0]["id"]
+    for kind, target in (("case", case_id), ("faq", faq_id), ("case", str(case_id))):
+        verdict = {"kind": kind, "target": target, "verdict": "accepted"}
+        response = client.post("/v1/suggestions/feedback", json=verdict, headers=agent_headers)
+        assert (response.status_code, response.json()["target"]) == (201, str(target)), response.text
+
+
 @pytest.mark.parametrize(
     ("body", "status", "code"),
     [
         ({"kind": "case", "target": "abc", "verdict": "accepted"}, 400, "invalid_target"),
+        ({"kind": "case", "target": 424242, "verdict": "accepted"}, 404, "case_not_found"),
+        ({"kind": "faq", "target": "999999", "verdict": "rejected"}, 404, "faq_not_found"),
+        ({"kind": "faq", "target": "99999999999999999999", "verdict": "rejected"}, 404, "faq_not_found"),
+        ({"kind": "faq", "target": True, "verdict": "rejected"}, 400, "validation_error"),
         ({"kind": "action", "target": "Not An Action!", "verdict": "accepted"}, 400, "invalid_target"),
         ({"kind": "action", "target": "x", "verdict": "maybe"}, 400, "validation_error"),
         ({"kind": "action", "target": "x", "verdict": "accepted", "ticket_id": 999999}, 404, "ticket_not_found"),

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
@@ -64,6 +65,12 @@ class FeedbackCreate(SQLModel):
     intent: str | None = Field(default=None, max_length=128)
     ticket_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)
     agent_id: str | None = Field(default=None, max_length=128)
+
+    @field_validator("target", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: Any) -> Any:
+        # Suggestions name cases and FAQ entries by numeric id: the same number is a valid target.
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
     @model_validator(mode="after")
     def _no_nul(self) -> FeedbackCreate:

@@ -29,10 +29,11 @@ from assistant.assist.models import (
     Suggestions,
     Verdict,
 )
-from assistant.cases.models import CaseEvidence, clean_actions
+from assistant.cases.models import CaseEvidence, ResolvedCase, clean_actions
 from assistant.cases.service import cases_by_id
-from assistant.db import session_scope, write_lock
+from assistant.db import MAX_ROW_ID, session_scope, write_lock
 from assistant.errors import InvalidInput, NotFound, ServiceUnavailable
+from assistant.faq.models import FaqEntry
 from assistant.faq.service import excerpt
 from assistant.indexing.models import Collection
 from assistant.indexing.service import KnowledgeIndexes
@@ -335,8 +336,15 @@ class AssistEngine:
 
 def record_feedback(session: Session, feedback: FeedbackCreate, *, stats: FeedbackStats) -> FeedbackRead:
     target = feedback.target.strip()
-    if feedback.kind in (SuggestionKind.case, SuggestionKind.faq) and not target.isdigit():
-        raise InvalidInput(f"A {feedback.kind.value} suggestion is named by its numeric id.", code="invalid_target")
+    if feedback.kind in (SuggestionKind.case, SuggestionKind.faq):
+        if not (target.isascii() and target.isdigit()):
+            raise InvalidInput(f"A {feedback.kind.value} suggestion is named by its numeric id.", code="invalid_target")
+        # A verdict on nothing would count for no suggestion and only hide a client's bug.
+        table = ResolvedCase if feedback.kind == SuggestionKind.case else FaqEntry
+        if int(target) > MAX_ROW_ID or session.get(table, int(target)) is None:
+            noun = "resolved case" if feedback.kind == SuggestionKind.case else "FAQ entry"
+            raise NotFound(f"No {noun} with id {target}.", code=f"{feedback.kind.value}_not_found")
+        target = str(int(target))
     if feedback.kind == SuggestionKind.action:
         try:
             target = clean_actions([target])[0]
