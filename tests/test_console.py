@@ -201,6 +201,31 @@ def test_a_browser_offers_its_key_as_a_websocket_subprotocol(client: TestClient[
         socket.receive_json()
 
 
+def test_a_bad_live_message_gets_an_error_and_changes_nothing(client: TestClient[Any], agent: Headers) -> None:
+    ticket_id = post_ticket(client, ticket_payload(subject="Parcel lost", body="It never came.")).json()["ticket_id"]
+    bad = [
+        ({"type": "text"}, "invalid_message"),  # no text
+        ({"type": "text", "text": "x", "cases": -1}, "invalid_message"),
+        ({"type": "text", "text": "x", "faq": "3"}, "invalid_message"),
+        ({"type": "text", "text": "x", "actions": True}, "invalid_message"),
+        ({"type": "text", "text": "x", "ticket_id": "abc"}, "invalid_message"),
+        ({"type": "text", "text": "x", "ticket_id": 999_999}, "ticket_not_found"),
+    ]
+    with client.websocket_connect("/v1/assist/live", headers=agent) as socket:
+        for message, code in bad:
+            socket.send_json(message)
+            answer = socket.receive_json()
+            assert (answer["type"], answer["error"]["code"]) == ("error", code), message
+        socket.send_json({"type": "text", "text": "my parcel never arrived", "cases": 1, "ticket_id": ticket_id})
+        answer = socket.receive_json()
+        assert (answer["type"], answer["version"]) == ("suggestions", 1), answer  # the bad ones changed nothing
+        assert answer["suggestions"]["ticket_id"] == ticket_id and len(answer["suggestions"]["cases"]) <= 1
+        socket.send_json({"type": "reset"})
+        socket.send_json({"type": "text", "text": "I forgot my password"})
+        answer = socket.receive_json()
+        assert answer["suggestions"]["ticket_id"] is None  # a reset conversation is about no ticket
+
+
 def test_text_filters_find_percent_and_underscore_as_typed(
     client: TestClient[Any], agent: Headers, make_key: Callable[[str], Headers]
 ) -> None:

@@ -22,8 +22,9 @@ from sqlalchemy import Engine
 from assistant.assist.models import SuggestionRequest, Suggestions
 from assistant.assist.service import AssistEngine
 from assistant.auth.guards import LIVE_PROTOCOL, offered_protocols
-from assistant.db import session_scope
+from assistant.db import MAX_ROW_ID, session_scope
 from assistant.errors import DomainError
+from assistant.tickets.models import Ticket
 
 log = logging.getLogger("assistant")
 
@@ -31,6 +32,8 @@ DEBOUNCE_SECONDS = 0.25
 # A transcript streaming without pause still gets suggestions this often.
 MAX_WAIT_SECONDS = 1.5
 MAX_MESSAGE_CHARS = 64 * 1024
+# The most cases, FAQ entries or actions a message may ask to be shown.
+MAX_SHOWN = 20
 
 
 class LiveAssist:
@@ -77,7 +80,7 @@ class LiveAssist:
             await self._error("malformed_json", "Each message must be a JSON object.")
             return
         kind = message.get("type", "text")
-        text = message.get("text", "")
+        text = message.get("text", "" if kind == "reset" else None)
         if kind not in {"text", "append", "reset"} or not isinstance(text, str) or "\x00" in text:
             await self._error(
                 "invalid_message",
@@ -85,22 +88,40 @@ class LiveAssist:
                 '"append" adds to it.',
             )
             return
+        limits = dict(self.limits)
+        for name in ("cases", "faq", "actions"):
+            value = message.get(name, limits[name])
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_SHOWN:
+                await self._error("invalid_message", f'"{name}" must be a whole number from 0 to {MAX_SHOWN}.')
+                return
+            limits[name] = value
+        # A new conversation is about no ticket until it says so.
+        ticket_id = message.get("ticket_id", None if kind == "reset" else self.ticket_id)
+        if ticket_id is not None and (
+            not isinstance(ticket_id, int) or isinstance(ticket_id, bool) or not 0 < ticket_id <= MAX_ROW_ID
+        ):
+            await self._error("invalid_message", '"ticket_id" must be the id of a ticket, a positive whole number.')
+            return
+        if ticket_id is not None and ticket_id != self.ticket_id and not await self._ticket_exists(ticket_id):
+            await self._error("ticket_not_found", f"No ticket with id {ticket_id}.")
+            return
         new_text = {"text": text, "append": self.text + ("\n" if self.text and text else "") + text, "reset": ""}[kind]
         if len(new_text) > self.max_text_chars:
             await self._error(
                 "text_too_long", f"The conversation may hold at most {self.max_text_chars} characters; not added."
             )
             return
-        for name in ("cases", "faq", "actions"):
-            value = message.get(name)
-            if isinstance(value, int) and 0 <= value <= 20:
-                self.limits[name] = value
-        ticket_id = message.get("ticket_id")
-        if isinstance(ticket_id, int) and ticket_id > 0:
-            self.ticket_id = ticket_id
-        self.text = new_text
+        # Only a message that is valid as a whole changes anything.
+        self.limits, self.ticket_id, self.text = limits, ticket_id, new_text
         self.version += 1
         self.changed.set()
+
+    async def _ticket_exists(self, ticket_id: int) -> bool:
+        def exists() -> bool:
+            with session_scope(self.engine) as session:
+                return session.get(Ticket, ticket_id) is not None
+
+        return await anyio.to_thread.run_sync(exists)
 
     async def _suggest_when_quiet(self) -> None:
         while True:
