@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import traceback
 from dataclasses import dataclass
+from types import CodeType
 from typing import Any
 
 from litestar import MediaType, Request, Response
@@ -107,13 +110,15 @@ def handle_domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response
 
 def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
-    if isinstance(exc, ValidationException) and _missing_body(request, exc):
+    if isinstance(exc, ValidationException) and _missing_body(exc):
         return _response(400, "empty_body", "The request has no body; send a JSON object.")
     if isinstance(exc, ValidationException):
         message = exc.detail if exc.detail and exc.detail != "Bad Request" else "The request is not valid."
-        if "JSON" in message or "decode" in message.lower():
+        details = _field_details(request, exc.extra)
+        # Field errors come with details; the detail text holds the URL, so "JSON" in a query says nothing.
+        if details is None and ("JSON" in message or "decode" in message.lower()):
             return _response(status, "malformed_json", "The request body is not valid JSON.")
-        return _response(status, "validation_error", message, _field_details(request, exc.extra))
+        return _response(status, "validation_error", message, details)
     if status == 400:
         # Litestar raises a plain 400 when the body cannot be decoded at all.
         return _response(status, "malformed_json", f"The request body is not valid JSON ({exc.detail}).")
@@ -137,7 +142,8 @@ def _field_details(request: Request[Any, Any, Any], extra: Any) -> Any:
             details.append(item)
             continue
         key = item.get("key")
-        definition = getattr(parameters.get(key), "kwarg_definition", None) if isinstance(key, str) else None
+        aliased = isinstance(key, str) and item.get("source") != "body"
+        definition = getattr(parameters.get(key), "kwarg_definition", None) if aliased else None
         message = str(item.get("message", ""))
         if "datetime" in message.lower():
             message += " (e.g. 2026-11-01T00:00:00Z; an offset's '+' is sent as %2B)"
@@ -148,11 +154,13 @@ def _field_details(request: Request[Any, Any, Any], extra: Any) -> Any:
     return details or None
 
 
-def _missing_body(request: Request[Any, Any, Any], exc: ValidationException) -> bool:
-    """Litestar reports an empty body as a missing key named after the handlers' body parameter, ``data``."""
+def _missing_body(exc: ValidationException) -> bool:
+    """Litestar reads an empty body (or ``null``) as nothing and reports the handlers' body parameter, ``data``,
+    as a missing key: its message is the KeyError's, ``'data'``."""
     extra = exc.extra if isinstance(exc.extra, list) else []
-    named = any(isinstance(item, dict) and item.get("key") == "data" for item in extra)
-    return named and request.headers.get("content-length") == "0"
+    return any(
+        isinstance(item, dict) and item.get("key") == "data" and item.get("message") == "'data'" for item in extra
+    )
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -162,10 +170,16 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
     )
 
 
-def handle_not_utf8(_: Request[Any, Any, Any], exc: UnicodeDecodeError) -> Response[Any]:
-    # The JSON decoder raises it for a body in another encoding (latin-1 "café"), whatever charset the client
-    # names; the service reads its own files with an explicit encoding, so here it is the client's body.
-    return _response(400, "malformed_json", "The request body is not JSON in UTF-8; send UTF-8 text.")
+def handle_not_utf8(request: Request[Any, Any, Any], exc: UnicodeDecodeError) -> Response[Any]:
+    """Litestar's JSON decoder raises it for a body in another encoding (latin-1 "café"), whatever charset the
+    client names: the client's fault. Raised anywhere else, it is the service's."""
+    if any(_decodes_the_body(frame.f_code) for frame, _ in traceback.walk_tb(exc.__traceback__)):
+        return _response(400, "malformed_json", "The request body is not JSON in UTF-8; send UTF-8 text.")
+    return handle_unexpected(request, exc)
+
+
+def _decodes_the_body(code: CodeType) -> bool:
+    return code.co_name == "decode_json" and f"litestar{os.sep}serialization" in code.co_filename
 
 
 def handle_too_deep(_: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:

@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from litestar.testing import TestClient
 from sqlmodel import Session, func, select
 
+from assistant.routing.engine import ClassifierStore
+from assistant.settings import Settings
 from assistant.tickets.models import Ticket
 from assistant.tickets.service import corrected_examples
+from classifiers.ticket_classifier import CURRENT_POINTER
 from tests.support import post_ticket, ticket_payload
 
 
@@ -153,9 +157,25 @@ def test_route_bad_input(client: TestClient[Any], agent_headers: dict[str, str])
         )
         assert (latin.status_code, latin.json()["error"]["code"]) == (400, "malformed_json"), content_type
         assert "UTF-8" in latin.json()["error"]["message"]
-    empty = client.post("/v1/route", content=b"", headers=agent_headers | {"Content-Type": "application/json"})
-    assert (empty.status_code, empty.json()["error"]["code"]) == (400, "empty_body"), empty.text
-    assert empty.json()["error"]["message"] == "The request has no body; send a JSON object."
+    for nothing in (b"",):
+        empty = client.post("/v1/route", content=nothing, headers=agent_headers | {"Content-Type": "application/json"})
+        assert (empty.status_code, empty.json()["error"]["code"]) == (400, "empty_body"), empty.text
+        assert empty.json()["error"]["message"] == "The request has no body; send a JSON object."
+    # A query that happens to say "JSON" is still a field error, not a body error.
+    listed = client.get("/v1/tickets", params={"limit": "abc", "text": "JSON"}, headers=agent_headers)
+    assert (listed.status_code, listed.json()["error"]["code"]) == (400, "validation_error"), listed.text
+    assert [detail["field"] for detail in listed.json()["error"]["details"]] == ["limit"]
+
+
+def test_an_unreadable_classifier_pointer_keeps_the_loaded_classifier(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = ClassifierStore(settings.classifier_dir)
+    loaded = store.current()
+    monkeypatch.setattr("assistant.routing.engine.RELOAD_CHECK_SECONDS", 0.0)
+    (settings.classifier_dir / CURRENT_POINTER).write_bytes(b"2026\xff\xfe")
+    assert store.current() is loaded
+    assert "cannot be read" in store.problem
 
 
 def test_a_short_request_is_in_the_desks_language(client: TestClient[Any], agent_headers: dict[str, str]) -> None:

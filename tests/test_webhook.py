@@ -124,6 +124,7 @@ def test_future_timestamp_outside_window_is_refused(client: TestClient[Any]) -> 
 def test_bad_input_gets_a_clear_4xx(client: TestClient[Any]) -> None:
     cases: dict[str, tuple[Any, int, str]] = {
         "malformed json": (b'{"source": "acme-desk", ', 400, "malformed_json"),
+        "empty body": (b"", 400, "empty_body"),
         "not an object": (b"[1, 2, 3]", 400, "validation_error"),
         "missing field": (ticket_payload(external_id=None), 400, "validation_error"),
         "empty text": (ticket_payload(subject="  ", body=""), 400, "validation_error"),

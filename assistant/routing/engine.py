@@ -70,8 +70,12 @@ class ClassifierStore:
     def _reload_if_newer(self) -> None:
         pointer = self.root / CURRENT_POINTER
         try:
-            version = pointer.read_text().strip()
+            version = pointer.read_text(encoding="utf-8").strip()
         except FileNotFoundError:
+            return
+        except (OSError, UnicodeDecodeError) as exc:
+            # A damaged pointer must not take routing down: keep serving the classifier already loaded.
+            self._failure = f"{pointer} cannot be read ({exc}); run `assistant train` again"
             return
         if version in (self._loaded_version, self._failed_version):
             return

@@ -70,6 +70,8 @@ async def ticket_webhook(
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
+    if not body.strip():
+        raise InvalidInput("The request has no body; send a JSON object.", code="empty_body")
     try:
         raw = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
