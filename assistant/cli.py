@@ -20,8 +20,12 @@ if TYPE_CHECKING:  # heavy imports stay out of the CLI's start-up
     from knowledge import TextEmbedder
 
 
-def _settings(data_dir: Path | None) -> Settings:
-    return Settings.from_env(**({"data_dir": data_dir} if data_dir else {}))
+def _settings(data_dir: Path | None, **overrides: Any) -> Settings:
+    """Settings from the environment; a bad value is one line naming it, not a traceback."""
+    try:
+        return Settings.from_env(**({"data_dir": data_dir} if data_dir else {}), **overrides)
+    except ValueError as exc:
+        raise click.ClickException(f"bad setting: {exc}") from None
 
 
 def _database(data_dir: Path | None = None, settings: Settings | None = None) -> Engine:
@@ -65,13 +69,11 @@ def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
     from assistant.app import create_app
 
     overrides: dict[str, object] = {}
-    if data_dir:
-        overrides["data_dir"] = data_dir
     if host:
         overrides["host"] = host
     if port:
         overrides["port"] = port
-    settings = Settings.from_env(**overrides)
+    settings = _settings(data_dir, **overrides)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info", access_log=False)
 
 

@@ -106,6 +106,17 @@ class Settings:
     # A portal search counts as deflected when the same customer opens no ticket within this many hours.
     deflection_window_hours: float = 72.0
 
+    def __post_init__(self) -> None:
+        from classifiers.language import DEFAULT_LANGUAGES
+
+        language = self.default_language.strip().lower()
+        if language and language not in DEFAULT_LANGUAGES:
+            raise ValueError(
+                f"ASSISTANT_DEFAULT_LANGUAGE must be one of {', '.join(DEFAULT_LANGUAGES)} or empty, "
+                f"not {self.default_language!r}"
+            )
+        object.__setattr__(self, "default_language", language)
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'assistant.db').resolve()}"
@@ -152,7 +163,10 @@ class Settings:
             raw = env.get(ENV_PREFIX + f.name.upper())
             if raw is None:
                 continue
-            values[f.name] = _convert(f.name, raw)
+            try:
+                values[f.name] = _convert(f.name, raw)
+            except ValueError as exc:
+                raise ValueError(f"{ENV_PREFIX + f.name.upper()}={raw!r}: {exc}") from None
         values.update(overrides)
         return cls(**values)
 

@@ -205,6 +205,7 @@ def test_a_bad_live_message_gets_an_error_and_changes_nothing(client: TestClient
     ticket_id = post_ticket(client, ticket_payload(subject="Parcel lost", body="It never came.")).json()["ticket_id"]
     bad = [
         ({"type": "text"}, "invalid_message"),  # no text
+        ({"type": ["text"], "text": "x"}, "invalid_message"),
         ({"type": "text", "text": "x", "cases": -1}, "invalid_message"),
         ({"type": "text", "text": "x", "faq": "3"}, "invalid_message"),
         ({"type": "text", "text": "x", "actions": True}, "invalid_message"),

@@ -299,6 +299,8 @@ def test_verdicts_name_cases_and_faq_entries_by_the_ids_suggestions_give(
         ({"kind": "action", "target": "Not An Action!", "verdict": "accepted"}, 400, "invalid_target"),
         ({"kind": "action", "target": "x", "verdict": "maybe"}, 400, "validation_error"),
         ({"kind": "action", "target": "x", "verdict": "accepted", "ticket_id": 999999}, 404, "ticket_not_found"),
+        ({"kind": "action", "target": "x", "verdict": "accepted", "ticket_id": True}, 400, "validation_error"),
+        ({"kind": "action", "target": 5, "verdict": "accepted"}, 400, "validation_error"),  # actions are words
     ],
 )
 def test_bad_feedback_is_a_clear_4xx(
@@ -311,7 +313,14 @@ def test_bad_feedback_is_a_clear_4xx(
 
 @pytest.mark.parametrize(
     ("body", "status"),
-    [({}, 400), ({"text": "x", "ticket_id": 1}, 400), ({"text": "  "}, 400), ({"ticket_id": 424242}, 404)],
+    [
+        ({}, 400),
+        ({"text": "x", "ticket_id": 1}, 400),
+        ({"text": "  "}, 400),
+        ({"ticket_id": 424242}, 404),
+        ({"ticket_id": True}, 400),  # not ticket 1
+        ({"text": "x", "cases": True}, 400),
+    ],
 )
 def test_bad_suggestion_requests_are_clear_4xx(
     client: TestClient[Any], agent_headers: Headers, body: Any, status: int

@@ -288,6 +288,7 @@ def test_bad_schedules_are_refused(client: TestClient[Any], lead: Headers, body:
         ([{**created("x", "2026-11-16T09:00:00Z", "d"), "kind": "exploded"}], "validation_error"),
         ([{**created("x", "2026-11-16T09:00:00Z", "d"), "source": "other"}], "unknown_source"),
         ([{"not": "an event"}], "validation_error"),
+        ([{**created("x", "2026-11-16T09:00:00Z", "d"), "department": "  "}], "validation_error"),
     ],
 )
 def test_bad_events_are_refused_and_nothing_is_stored(
@@ -385,3 +386,9 @@ def test_a_bad_period_names_the_parameters_the_client_sent(client: TestClient[An
         assert {detail["field"] for detail in error["details"]} == {"from", "to"}, error
         for detail in error["details"]:
             assert detail["in"] == "query" and "2026-11-01T00:00:00Z" in detail["message"], detail
+
+
+def test_an_events_department_is_trimmed(client: TestClient[Any], lead: Headers) -> None:
+    assert deliver_events(client, [created("p1", "2026-11-16T09:00:00Z", " returns  ")]).status_code == 201
+    groups = kpis(client, lead, **{"from": "2026-11-01T00:00:00Z", "to": "2026-11-20T00:00:00Z"})
+    assert "returns" in groups and " returns  " not in groups, groups

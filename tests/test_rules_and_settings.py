@@ -76,6 +76,12 @@ def test_settings_from_environment(tmp_path: Path) -> None:
     assert settings.webhook_secrets == {"zendesk": "abc", "freshdesk": "def"}
     assert settings.resolved_database_url == f"sqlite:///{tmp_path.resolve() / 'assistant.db'}"
     assert Settings.from_env({"ASSISTANT_WEBHOOK_SECRETS": '{"a": "b"}'}).webhook_secrets == {"a": "b"}
+    assert Settings.from_env({"ASSISTANT_DEFAULT_LANGUAGE": " DE "}).default_language == "de"
+    assert Settings.from_env({"ASSISTANT_DEFAULT_LANGUAGE": ""}).default_language == ""
+    with pytest.raises(ValueError, match="ASSISTANT_DEFAULT_LANGUAGE must be one of"):
+        Settings.from_env({"ASSISTANT_DEFAULT_LANGUAGE": "klingon"})
+    with pytest.raises(ValueError, match="ASSISTANT_PORT='abc'"):
+        Settings.from_env({"ASSISTANT_PORT": "abc"})
 
 
 def test_default_model_ships_inside_a_package() -> None:

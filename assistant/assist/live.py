@@ -18,6 +18,7 @@ from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 from pydantic import ValidationError
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from assistant.assist.models import SuggestionRequest, Suggestions
 from assistant.assist.service import AssistEngine
@@ -81,7 +82,7 @@ class LiveAssist:
             return
         kind = message.get("type", "text")
         text = message.get("text", "" if kind == "reset" else None)
-        if kind not in {"text", "append", "reset"} or not isinstance(text, str) or "\x00" in text:
+        if kind not in ("text", "append", "reset") or not isinstance(text, str) or "\x00" in text:
             await self._error(
                 "invalid_message",
                 'Send {"type": "text"|"append"|"reset", "text": "..."}: "text" replaces the conversation, '
@@ -102,9 +103,16 @@ class LiveAssist:
         ):
             await self._error("invalid_message", '"ticket_id" must be the id of a ticket, a positive whole number.')
             return
-        if ticket_id is not None and ticket_id != self.ticket_id and not await self._ticket_exists(ticket_id):
-            await self._error("ticket_not_found", f"No ticket with id {ticket_id}.")
-            return
+        if ticket_id is not None and ticket_id != self.ticket_id:
+            try:
+                found = await self._ticket_exists(ticket_id)
+            except SQLAlchemyError:
+                log.exception("live suggestions could not look up ticket %s", ticket_id)
+                await self._error("database_unavailable", "The ticket could not be looked up; send it again.")
+                return
+            if not found:
+                await self._error("ticket_not_found", f"No ticket with id {ticket_id}.")
+                return
         new_text = {"text": text, "append": self.text + ("\n" if self.text and text else "") + text, "reset": ""}[kind]
         if len(new_text) > self.max_text_chars:
             await self._error(

@@ -11,6 +11,7 @@ from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from assistant.db import MAX_ROW_ID, UTCDateTime, utcnow
+from assistant.tickets.models import not_a_flag
 
 
 class SuggestionKind(StrEnum):
@@ -48,6 +49,11 @@ class SuggestionRequest(SQLModel):
     faq: int = Field(default=3, ge=0, le=20)
     actions: int = Field(default=5, ge=0, le=20)
 
+    @field_validator("ticket_id", "cases", "faq", "actions", mode="before")
+    @classmethod
+    def _not_a_flag(cls, value: Any) -> Any:
+        return not_a_flag(value)
+
     @model_validator(mode="after")
     def _one_subject(self) -> SuggestionRequest:
         has_text = bool(self.text and self.text.strip())
@@ -66,11 +72,21 @@ class FeedbackCreate(SQLModel):
     ticket_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)
     agent_id: str | None = Field(default=None, max_length=128)
 
-    @field_validator("target", mode="before")
+    @field_validator("ticket_id", mode="before")
     @classmethod
-    def _id_as_text(cls, value: Any) -> Any:
-        # Suggestions name cases and FAQ entries by numeric id: the same number is a valid target.
-        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    def _not_a_flag(cls, value: Any) -> Any:
+        return not_a_flag(value)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _id_as_text(cls, data: Any) -> Any:
+        # Suggestions name cases and FAQ entries by numeric id: the same number is a valid target. An action is
+        # named by its text, never by a number.
+        if isinstance(data, dict) and data.get("kind") in ("case", "faq"):
+            target = data.get("target")
+            if isinstance(target, int) and not isinstance(target, bool):
+                return {**data, "target": str(target)}
+        return data
 
     @model_validator(mode="after")
     def _no_nul(self) -> FeedbackCreate:

@@ -10,7 +10,7 @@ from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from assistant.db import UTCDateTime, utcnow
-from assistant.tickets.models import Channel, check_source_name, reject_nul, utc_moment
+from assistant.tickets.models import Channel, check_source_name, reject_nul, trimmed_name, utc_moment
 
 
 class EventKind(StrEnum):
@@ -77,6 +77,11 @@ class EventCreate(SQLModel):
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
         return utc_moment(value, "occurred_at", bounded=True)
+
+    @field_validator("department")
+    @classmethod
+    def _trimmed(cls, value: str | None) -> str | None:
+        return trimmed_name(value)
 
     @field_validator("event_id", "ticket_id", "actor_id", "department", "text")
     @classmethod

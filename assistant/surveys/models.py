@@ -10,7 +10,7 @@ from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from assistant.db import UTCDateTime, utcnow
-from assistant.tickets.models import check_source_name, reject_nul, utc_moment
+from assistant.tickets.models import check_source_name, not_a_flag, reject_nul, utc_moment
 
 MAX_COMMENT_CHARS = 5_000
 # The usual scales: CSAT 1–5 (4–5 satisfied), CES 1–7 (higher: easier), NPS 0–10 (9–10 promoters, 0–6 detractors).
@@ -72,10 +72,7 @@ class SurveyCreate(SQLModel):
     @field_validator("csat", "ces", "nps", mode="before")
     @classmethod
     def _not_a_flag(cls, value: Any) -> Any:
-        # Lax integers stay (a CSV import brings "4"), but true would be stored as a CSAT of 1, the worst score.
-        if isinstance(value, bool):
-            raise ValueError("a score is a whole number, not true or false")
-        return value
+        return not_a_flag(value)
 
     @field_validator("response_id", "ticket_id", "customer_ref", "comment")
     @classmethod

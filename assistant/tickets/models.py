@@ -24,6 +24,24 @@ def reject_nul(value: str | None) -> str | None:
     return value
 
 
+def not_a_flag(value: Any) -> Any:
+    """For a whole-number field, before validation: lax integers stay (a CSV import brings "4"), but JSON true
+    would be read as 1 (ticket 1, a CSAT of 1)."""
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number, not true or false")
+    return value
+
+
+def trimmed_name(value: str | None) -> str | None:
+    """A department's or intent's name without surrounding blanks: "billing " would become a department of its
+    own in every report grouped by department."""
+    if value is None:
+        return None
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value.strip()
+
+
 def check_source_name(value: str) -> str:
     if not SOURCE_NAME.fullmatch(value):
         raise ValueError("source may hold only letters, digits, '_', '.' and '-'")
@@ -193,12 +211,7 @@ class RerouteCreate(SQLModel):
     @field_validator("department", "intent")
     @classmethod
     def _trimmed(cls, value: str | None) -> str | None:
-        # "billing " would become a department of its own in every report grouped by department.
-        if value is None:
-            return None
-        if not value.strip():
-            raise ValueError("must not be blank")
-        return value.strip()
+        return trimmed_name(value)
 
 
 # Tickets agents open in the browser console (a phone call, a walk-in): the service is their system of record.
