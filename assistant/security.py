@@ -62,7 +62,7 @@ def _epoch(moment: Any) -> float:
 def verify_signature(
     *,
     secrets: Mapping[str, str | Sequence[Any]],
-    source: str,
+    source: object,  # as the body names it: anything but a non-empty string names no source
     headers: Mapping[str, str],
     body: bytes,
     tolerance_seconds: int,
@@ -72,7 +72,7 @@ def verify_signature(
     signature = headers.get(SIGNATURE_HEADER)
     if not timestamp or not signature:
         raise InvalidSignature("Webhook requests need X-Timestamp and X-Signature headers.", code="missing_signature")
-    if not source:
+    if not isinstance(source, str) or not source:
         raise InvalidSignature(
             "The body names no 'source' (a string), so no secret can verify its signature; send the source "
             "name your secret was issued for.",

@@ -35,8 +35,7 @@ def read_signed_batch(
     raw = parse_json_object(body)
     batch = raw.get(key) if key in raw else [raw]
     first = batch[0] if isinstance(batch, list) and batch and isinstance(batch[0], dict) else {}
-    named = raw.get("source") or first.get("source")
-    source = named if isinstance(named, str) else ""
+    source = raw.get("source") or first.get("source")
     verify_signature(secrets=secrets, source=source, headers=headers, body=body, tolerance_seconds=tolerance_seconds)
     if not isinstance(batch, list) or not batch:
         raise InvalidInput(f"'{key}' must be a non-empty list.", code="validation_error")

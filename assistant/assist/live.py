@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from assistant.assist.models import SuggestionRequest, Suggestions
+from assistant.assist.models import MAX_SHOWN, SuggestionRequest, Suggestions
 from assistant.assist.service import AssistEngine
 from assistant.auth.guards import LIVE_PROTOCOL, offered_protocols
 from assistant.db import MAX_ROW_ID, session_scope
@@ -33,8 +33,6 @@ DEBOUNCE_SECONDS = 0.25
 # A transcript streaming without pause still gets suggestions this often.
 MAX_WAIT_SECONDS = 1.5
 MAX_MESSAGE_CHARS = 64 * 1024
-# The most cases, FAQ entries or actions a message may ask to be shown.
-MAX_SHOWN = 20
 
 
 class LiveAssist:

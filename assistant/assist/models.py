@@ -40,14 +40,18 @@ class SuggestionFeedback(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+# The most cases, FAQ entries or actions one request may ask to be shown.
+MAX_SHOWN = 20
+
+
 class SuggestionRequest(SQLModel):
     """Suggestions for a stored ticket, or for a free text (a call's transcript so far)."""
 
     ticket_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)
     text: str | None = Field(default=None, max_length=20_000)
-    cases: int = Field(default=5, ge=0, le=20)
-    faq: int = Field(default=3, ge=0, le=20)
-    actions: int = Field(default=5, ge=0, le=20)
+    cases: int = Field(default=5, ge=0, le=MAX_SHOWN)
+    faq: int = Field(default=3, ge=0, le=MAX_SHOWN)
+    actions: int = Field(default=5, ge=0, le=MAX_SHOWN)
 
     @field_validator("ticket_id", "cases", "faq", "actions", mode="before")
     @classmethod

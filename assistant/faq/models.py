@@ -54,6 +54,11 @@ class FaqFields(SQLModel):
     def _tags(cls, value: list[str]) -> list[str]:
         return _clean_tags(value)
 
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str | None) -> str | None:
+        return iso_language(value)
+
 
 class FaqCreate(FaqFields):
     external_id: str | None = Field(default=None, min_length=1, max_length=128)
@@ -62,11 +67,6 @@ class FaqCreate(FaqFields):
     @classmethod
     def _no_nul(cls, value: str | None) -> str | None:
         return reject_nul(value)
-
-    @field_validator("language")
-    @classmethod
-    def _language(cls, value: str | None) -> str | None:
-        return iso_language(value)
 
 
 class FaqUpdate(SQLModel):

@@ -59,7 +59,7 @@ async def ticket_webhook(
     raw = parse_json_object(body)
     verify_signature(
         secrets=state.webhook_secrets,
-        source=source if isinstance(source := raw.get("source"), str) else "",
+        source=raw.get("source"),
         headers=request.headers,
         body=body,
         tolerance_seconds=settings.webhook_tolerance_seconds,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ from assistant.cases.models import ResolvedCase
 from assistant.db import UTCDateTime, utcnow, write_lock
 from assistant.errors import InvalidInput, NotFound
 from assistant.events.models import TicketTiming
+from assistant.events.service import by_source
 from assistant.routing.engine import RoutingEngine, ticket_text
 from assistant.tickets.models import (
     CONSOLE_SOURCE,
@@ -95,7 +96,7 @@ def stage_batch(
     keys = [(p.source, p.external_id, p.event_id) for p, _ in batch]
     wanted = set(keys)
     stored: dict[tuple[str, str, str], DecisionRead] = {}
-    for source, external_ids in _per_source((source, external_id) for source, external_id, _ in keys):
+    for source, external_ids in by_source(sorted({(source, external_id) for source, external_id, _ in keys})):
         for external_id, event_id, decision in session.exec(
             _STORED_DELIVERIES, params={"source": source, "external_ids": external_ids}
         ):
@@ -109,7 +110,7 @@ def stage_batch(
             new.append(position)
     ticket_keys = sorted({(batch[i][0].source, batch[i][0].external_id) for i in new})
     ticket_ids: dict[tuple[str, str], int] = {}
-    for source, external_ids in _per_source(ticket_keys):
+    for source, external_ids in by_source(ticket_keys):
         for ticket_id, external_id in session.exec(
             _KNOWN_TICKETS, params={"source": source, "external_ids": external_ids}
         ):
@@ -191,15 +192,6 @@ def stage_batch(
         else:
             results.append((answers[first_of[key]].model_copy(update={"replayed": True}), False))
     return results
-
-
-def _per_source(keys: Iterable[tuple[str, str]]) -> list[tuple[str, list[str]]]:
-    """(source, external ids) per source: SQLite answers a tuple IN by scanning the table, but a source with a
-    list of ids from the unique index."""
-    by_source: dict[str, set[str]] = {}
-    for source, external_id in keys:
-        by_source.setdefault(source, set()).add(external_id)
-    return [(source, sorted(ids)) for source, ids in sorted(by_source.items())]
 
 
 # Built once: a webhook's commit is on its answer's path, and building these expressions for every batch
