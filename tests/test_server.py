@@ -134,7 +134,11 @@ def test_the_demo_desk_history_fills_the_gap_report_and_leaves_the_queue_to_open
             ticket = httpx.get(f"{base}/v1/tickets/{example['ticket_id']}", headers=auth).json()
             assert ticket["language"] == cluster["language"], (ticket, cluster["language"])
     # The demo FAQ answers nothing about what products can do: that is where it falls short. Where those
-    # clusters rank moves with the clock (the history ends now; seen 5th to 11th), their coverage does not.
+    # clusters rank moves with the clock (the history ends now; seen 5th to 11th), and so does how k-means
+    # cuts them: on 2026-12-07 one ticket more in the period (1,601 against 1,600, same code) moved
+    # product_information's average from 0.39, the lowest, to 0.54, second to technical_support's 0.53, as
+    # product questions joined the cluster of the price-match entry. So the test asks for one of the two
+    # least covered, not the least.
     # Only departments whose clusters hold a real share of the tickets compete: a cluster or two led by the few
     # tickets left in triage make an average that says nothing (CI once had triage below product_information).
     similarity: dict[str, float] = {}
@@ -148,7 +152,7 @@ def test_the_demo_desk_history_fills_the_gap_report_and_leaves_the_queue_to_open
         for department in size
         if size[department] >= 0.05 * gaps["tickets"]
     }
-    assert min(coverage, key=coverage.__getitem__) == "product_information", (coverage, size)
+    assert "product_information" in sorted(coverage, key=coverage.__getitem__)[:2], (coverage, size)
 
 
 def test_the_demo_desk_has_portal_searches_that_deflected_and_some_that_did_not(server: tuple[str, Path]) -> None:
