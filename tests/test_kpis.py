@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from litestar.testing import TestClient
 
 from assistant.security import signed_headers
-from tests.support import WEBHOOK_SOURCE, deliver_events
+from tests.support import WEBHOOK_SOURCE, deliver_events, post_ticket, ticket_payload
 
 Headers = dict[str, str]
 BERLIN_OFFICE = {
@@ -392,3 +392,29 @@ def test_an_events_department_is_trimmed(client: TestClient[Any], lead: Headers)
     assert deliver_events(client, [created("p1", "2026-11-16T09:00:00Z", " returns  ")]).status_code == 201
     groups = kpis(client, lead, **{"from": "2026-11-01T00:00:00Z", "to": "2026-11-20T00:00:00Z"})
     assert "returns" in groups and " returns  " not in groups, groups
+
+
+def test_events_that_come_before_their_ticket_are_timed_with_it(client: TestClient[Any], lead: Headers) -> None:
+    """Ticketing systems do not promise order: a ticket's events may arrive before the ticket itself. Its
+    timings then lack the ticket's language and routed department until the ticket comes; when it does, they
+    are recomputed with them, and with that department's business hours."""
+    assert client.put("/v1/schedules/*", json=BERLIN_OFFICE, headers=lead).status_code == 200
+    assert client.put("/v1/schedules/priority_desk", json=ALWAYS_OPEN, headers=lead).status_code == 200
+    # Saturday: no open hour in the Berlin office, two in the always-open priority desk. No event names a
+    # department, so the ticket's routed one (the rules send VIP customers to priority_desk) is the ticket's.
+    early = [
+        event("late-1", 0, "ticket_created", "2026-11-14T10:00:00Z", actor="customer"),
+        event("late-1", 1, "agent_reply", "2026-11-14T12:00:00Z"),
+    ]
+    assert deliver_events(client, early).status_code == 201
+    period = {"from": "2026-11-14T00:00:00Z", "to": "2026-11-15T00:00:00Z"}
+    before = kpis(client, lead, **period)
+    assert "priority_desk" not in before and hours(before["None"], "frt", "business") == 0.0, before
+
+    ticket = ticket_payload(external_id="late-1", customer_tier="vip", created_at="2026-11-14T10:00:00Z")
+    answer = post_ticket(client, ticket)
+    assert answer.status_code == 201 and answer.json()["department"] == "priority_desk", answer.text
+    after = kpis(client, lead, **period)
+    assert set(after) == {"priority_desk"}, after
+    assert (hours(after["priority_desk"], "frt"), hours(after["priority_desk"], "frt", "business")) == (2.0, 2.0)
+    assert set(kpis(client, lead, group_by="language", **period)) == {"en"}

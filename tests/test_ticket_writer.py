@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
 from assistant.db import write_lock
+from assistant.schedules.service import ScheduleBook
 from assistant.tickets.intake import TicketWriter
 from assistant.tickets.models import DecisionRead, RoutingDecision, Ticket, TicketCreate, WebhookDelivery
 from tests.support import ticket_payload
@@ -31,7 +32,7 @@ def test_a_batch_commits_once_and_answers_each_sender(engine: Engine) -> None:
     later_event = TicketCreate(
         **ticket_payload(external_id=first.external_id, event_id="evt-2", subject="Parcel still missing")
     )
-    writer = TicketWriter(engine).start()
+    writer = TicketWriter(engine, schedules=ScheduleBook(engine)).start()
     try:
         futures: list[Future[tuple[DecisionRead, bool]]] = []
         with Session(engine) as session, write_lock(session):
@@ -52,7 +53,7 @@ def test_a_batch_commits_once_and_answers_each_sender(engine: Engine) -> None:
         assert ticket is not None and ticket.subject == "Parcel still missing"  # the batch's last event wins
 
     # A stored ticket's next event, without a created time: the ticket keeps its own, takes the new routing.
-    writer = TicketWriter(engine).start()
+    writer = TicketWriter(engine, schedules=ScheduleBook(engine)).start()
     try:
         again = TicketCreate(**ticket_payload(external_id=second.external_id, event_id="evt-9", created_at=None))
         moved, moved_created = writer.store(again, decision(department="orders")).result(timeout=30)
@@ -73,7 +74,7 @@ def test_one_external_id_from_two_sources_is_two_tickets_in_a_batch_and_replays_
     shop = TicketCreate(**ticket_payload(source="shop", **same))
 
     def batch(payloads: list[tuple[TicketCreate, str]]) -> list[tuple[DecisionRead, bool]]:
-        writer = TicketWriter(engine).start()
+        writer = TicketWriter(engine, schedules=ScheduleBook(engine)).start()
         try:
             with Session(engine) as session, write_lock(session):  # SQLite: the rest queue behind the first
                 futures = [writer.store(payload, decision(department)) for payload, department in payloads]
@@ -92,7 +93,7 @@ def test_one_external_id_from_two_sources_is_two_tickets_in_a_batch_and_replays_
 
 def test_a_ticket_that_cannot_be_stored_fails_alone(engine: Engine) -> None:
     good, bad = TicketCreate(**ticket_payload()), TicketCreate(**ticket_payload())
-    writer = TicketWriter(engine).start()
+    writer = TicketWriter(engine, schedules=ScheduleBook(engine)).start()
     try:
         with Session(engine) as session, write_lock(session):
             held = writer.store(TicketCreate(**ticket_payload()), decision())
@@ -112,6 +113,6 @@ def test_a_ticket_that_cannot_be_stored_fails_alone(engine: Engine) -> None:
 
 
 def test_a_stopped_writer_refuses_at_once(engine: Engine) -> None:
-    writer = TicketWriter(engine)
+    writer = TicketWriter(engine, schedules=ScheduleBook(engine))
     with pytest.raises(RuntimeError, match="not running"):
         writer.store(TicketCreate(**ticket_payload()), decision()).result(timeout=1)

@@ -95,12 +95,7 @@ def recompute_timings(session: Session, tickets: Iterable[TicketKey], *, schedul
     keys = sorted(set(tickets))
     if not keys:
         return 0
-    if session.get_bind().dialect.name == "postgresql":
-        # Serialise recomputations of one ticket across processes; locks taken in ascending order cannot deadlock.
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS t(k)"),
-            {"keys": sorted({_lock_key(key) for key in keys})},
-        )
+    lock_tickets(session, keys)
     done = 0
     for start in range(0, len(keys), CHUNK):
         chunk = keys[start : start + CHUNK]
@@ -140,6 +135,18 @@ def recompute_timings(session: Session, tickets: Iterable[TicketKey], *, schedul
             session.execute(delete(TIMINGS).where(TIMINGS.c.source == source, TIMINGS.c.ticket_id.in_(ticket_ids)))
         done += len(rows)
     return done
+
+
+def lock_tickets(session: Session, tickets: Iterable[TicketKey]) -> None:
+    """Serialise, across processes, the transactions that recompute these tickets' timings or add the tickets
+    themselves, until the caller's transaction ends: one that waited then reads what the other committed.
+    A no-op on SQLite, whose writers are serialised already."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Locks taken in ascending order cannot deadlock.
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS t(k)"),
+            {"keys": sorted({_lock_key(key) for key in tickets})},
+        )
 
 
 def _routing(session: Session, keys: Sequence[TicketKey]) -> dict[TicketKey, tuple[str | None, ...]]:

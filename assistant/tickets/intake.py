@@ -14,6 +14,7 @@ from sqlmodel import Session
 from assistant.db import BatchWriter
 from assistant.errors import ServiceUnavailable
 from assistant.routing.engine import RoutingEngine
+from assistant.schedules.service import ScheduleBook
 from assistant.tickets.models import DecisionRead, TicketCreate
 from assistant.tickets.service import delivered_decision, stage_batch, store_decided
 from knowledge.batching import DEFAULT_TIMEOUT_SECONDS
@@ -25,12 +26,12 @@ class TicketWriter(BatchWriter[Routed, tuple[DecisionRead, bool]]):
     """Commits routed tickets. A batch that fails (another process committed one of these deliveries first,
     or one of them cannot be stored) is retried one ticket at a time, where a delivery stored first wins."""
 
-    def __init__(self, engine: Engine, *, max_batch: int = 64) -> None:
+    def __init__(self, engine: Engine, *, schedules: ScheduleBook, max_batch: int = 64) -> None:
         super().__init__(
             engine,
             name="ticket-writer",
-            stage_batch=stage_batch,
-            write_alone=lambda session, routed: store_decided(session, *routed),
+            stage_batch=lambda session, batch: stage_batch(session, batch, schedules=schedules),
+            write_alone=lambda session, routed: store_decided(session, *routed, schedules=schedules),
             max_batch=max_batch,
         )
 

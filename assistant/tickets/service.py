@@ -16,8 +16,9 @@ from assistant.cases.models import ResolvedCase
 from assistant.db import UTCDateTime, utcnow, write_lock
 from assistant.errors import InvalidInput, NotFound
 from assistant.events.models import TicketTiming
-from assistant.events.service import by_source
+from assistant.events.service import by_source, lock_tickets, recompute_timings
 from assistant.routing.engine import RoutingEngine, ticket_text
+from assistant.schedules.service import ScheduleBook
 from assistant.tickets.models import (
     CONSOLE_SOURCE,
     ConsoleTicketCreate,
@@ -36,10 +37,13 @@ from assistant.tickets.models import (
 EXCERPT_CHARS = 160
 
 
-def ingest_ticket(session: Session, *, engine: RoutingEngine, payload: TicketCreate) -> tuple[DecisionRead, bool]:
+def ingest_ticket(
+    session: Session, *, engine: RoutingEngine, payload: TicketCreate, schedules: ScheduleBook | None = None
+) -> tuple[DecisionRead, bool]:
     """Store the ticket and its routing decision; a repeated delivery returns the stored decision.
 
     Returns the decision and whether this delivery was new. Everything is committed before return.
+    ``schedules``: see ``stage_batch``.
     """
     stored = delivered_decision(session, payload)
     if stored is not None:
@@ -54,15 +58,17 @@ def ingest_ticket(session: Session, *, engine: RoutingEngine, payload: TicketCre
         customer_tier=payload.customer_tier,
         source=payload.source,
     )
-    return store_decided(session, payload, decision)
+    return store_decided(session, payload, decision, schedules=schedules)
 
 
-def store_decided(session: Session, payload: TicketCreate, decision: DecisionRead) -> tuple[DecisionRead, bool]:
+def store_decided(
+    session: Session, payload: TicketCreate, decision: DecisionRead, *, schedules: ScheduleBook | None = None
+) -> tuple[DecisionRead, bool]:
     """Commit a routed ticket in a transaction of its own; a delivery stored first (by a concurrent request
     or another process) wins, and its decision is returned instead."""
     try:
         with write_lock(session):
-            result = stage_decided(session, payload, decision)
+            result = stage_decided(session, payload, decision, schedules=schedules)
             session.commit()
         return result
     except IntegrityError:
@@ -72,25 +78,32 @@ def store_decided(session: Session, payload: TicketCreate, decision: DecisionRea
         if stored is not None:
             return stored, False
         with write_lock(session):
-            result = stage_decided(session, payload, decision)
+            result = stage_decided(session, payload, decision, schedules=schedules)
             session.commit()
         return result
 
 
-def stage_decided(session: Session, payload: TicketCreate, decision: DecisionRead) -> tuple[DecisionRead, bool]:
+def stage_decided(
+    session: Session, payload: TicketCreate, decision: DecisionRead, *, schedules: ScheduleBook | None = None
+) -> tuple[DecisionRead, bool]:
     """Add a routed ticket to the session's transaction, uncommitted; a delivery already there (committed,
     or staged earlier in this transaction) is returned instead, with False."""
-    return stage_batch(session, [(payload, decision)])[0]
+    return stage_batch(session, [(payload, decision)], schedules=schedules)[0]
 
 
 def stage_batch(
-    session: Session, batch: Sequence[tuple[TicketCreate, DecisionRead]]
+    session: Session, batch: Sequence[tuple[TicketCreate, DecisionRead]], *, schedules: ScheduleBook | None = None
 ) -> list[tuple[DecisionRead, bool]]:
     """``stage_decided`` for many routed tickets at once, uncommitted, in a handful of statements: the ORM's
     per-object work cost about 4 ms of CPU per ticket, more than everything else a webhook does.
 
     Deliveries are taken in order: one already stored, or earlier in the batch, is answered with its
-    decision; later events of the same ticket update it, as one at a time would."""
+    decision; later events of the same ticket update it, as one at a time would.
+
+    ``schedules``: to recompute the timings of tickets whose events came before them (ticketing systems do
+    not promise order), which lacked the ticket's language, and its department and channel where no event
+    named them (and so the department's business hours). ``None`` only where no event can have come
+    first: a ticket this service opens itself, under an id it has just made."""
     now = utcnow()
     tickets, decisions, deliveries = Ticket.__table__, RoutingDecision.__table__, WebhookDelivery.__table__
     keys = [(p.source, p.external_id, p.event_id) for p, _ in batch]
@@ -183,6 +196,15 @@ def stage_batch(
                 for i in new
             ],
         )
+    if schedules is not None and final:
+        # An event stored meanwhile by another process is then either seen here or sees this ticket.
+        lock_tickets(session, final)
+        timed = [
+            (source, external_id)
+            for source, external_ids in by_source(list(final))
+            for external_id in session.exec(_TIMED_TICKETS, params={"source": source, "external_ids": external_ids})
+        ]
+        recompute_timings(session, timed, schedules=schedules)
     results: list[tuple[DecisionRead, bool]] = []
     for position, key in enumerate(keys):
         if key in stored:
@@ -206,6 +228,11 @@ _STORED_DELIVERIES = (
 )
 _KNOWN_TICKETS = select(Ticket.id, Ticket.external_id).where(
     col(Ticket.source) == bindparam("source"), col(Ticket.external_id).in_(bindparam("external_ids", expanding=True))
+)
+
+_TIMED_TICKETS = select(TicketTiming.ticket_id).where(
+    col(TicketTiming.source) == bindparam("source"),
+    col(TicketTiming.ticket_id).in_(bindparam("external_ids", expanding=True)),
 )
 
 
