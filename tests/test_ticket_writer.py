@@ -28,10 +28,10 @@ def rows(engine: Engine, model: type) -> int:
 
 
 def test_a_batch_commits_once_and_answers_each_sender(engine: Engine) -> None:
-    first, second = TicketCreate(**ticket_payload()), TicketCreate(**ticket_payload())
-    later_event = TicketCreate(
-        **ticket_payload(external_id=first.external_id, event_id="evt-2", subject="Parcel still missing")
-    )
+    first, second = TicketCreate(**ticket_payload(customer_ref="cust-first")), TicketCreate(**ticket_payload())
+    # Sends only what changed: the ticket keeps its customer and channel.
+    changed = ticket_payload(external_id=first.external_id, event_id="evt-2", subject="Parcel still missing")
+    later_event = TicketCreate(**{k: v for k, v in changed.items() if k not in ("customer_ref", "channel")})
     writer = TicketWriter(engine, schedules=ScheduleBook(engine)).start()
     try:
         futures: list[Future[tuple[DecisionRead, bool]]] = []
@@ -51,6 +51,7 @@ def test_a_batch_commits_once_and_answers_each_sender(engine: Engine) -> None:
     with Session(engine) as session:
         ticket = session.get(Ticket, stored.ticket_id)
         assert ticket is not None and ticket.subject == "Parcel still missing"  # the batch's last event wins
+        assert (ticket.customer_ref, ticket.channel) == ("cust-first", "email")
 
     # A stored ticket's next event, without a created time: the ticket keeps its own, takes the new routing.
     writer = TicketWriter(engine, schedules=ScheduleBook(engine)).start()

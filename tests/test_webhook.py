@@ -71,6 +71,50 @@ def test_new_event_for_known_ticket_adds_a_decision(client: TestClient[Any], age
     assert count(client, Ticket) == 1
 
 
+def test_an_update_keeps_what_it_does_not_send(client: TestClient[Any], make_key: Any) -> None:
+    """A ticketing system may send only what changed: the customer, tier and channel stay (erasure finds the
+    ticket by its customer), in one delivery after another and in one batch alike."""
+    payload = ticket_payload(customer_ref="cust-keep-me", customer_tier="gold", channel="chat")
+    assert post_ticket(client, payload).status_code == 201
+    partial = {k: v for k, v in payload.items() if k not in ("customer_ref", "customer_tier", "channel")}
+    update = post_ticket(client, dict(partial, event_id="evt-2", body="Any news on my parcel?"))
+    assert update.status_code == 201, update.text
+    with Session(client.app.state.engine) as session:
+        ticket = session.exec(select(Ticket).where(Ticket.external_id == payload["external_id"])).one()
+    assert (ticket.customer_ref, ticket.customer_tier, ticket.channel) == ("cust-keep-me", "gold", "chat")
+    assert ticket.body == "Any news on my parcel?"
+    # A new ticket without a channel is an "other" one, as before.
+    bare = ticket_payload(external_id="T-no-channel")
+    del bare["channel"]
+    assert post_ticket(client, bare).status_code == 201
+    erased = client.delete("/v1/customers/cust-keep-me", headers=make_key("admin"))
+    assert erased.status_code == 200 and erased.json()["tickets"] == 1, erased.text
+
+
+def test_an_update_does_not_undo_an_agents_reroute(client: TestClient[Any], agent_headers: dict[str, str]) -> None:
+    """The model's guess at the customer's follow-up must not move a re-routed ticket back (nor tell the ticketing
+    system to); a configured rule that fires on the new text still does."""
+    payload = ticket_payload()
+    first = post_ticket(client, payload).json()
+    assert first["department"] == "shipping_delivery"
+    moved = client.post(
+        f"/v1/tickets/{first['ticket_id']}/reroute",
+        json={"department": "returns_refunds", "agent_id": "agent-anna"},
+        headers=agent_headers,
+    )
+    assert moved.status_code == 201, moved.text
+    follow_up = post_ticket(client, dict(payload, event_id="evt-2", body=payload["body"] + " Any news?")).json()
+    assert follow_up["department"] == "returns_refunds" and follow_up["rule"] == "agent_correction", follow_up
+    assert follow_up["kind"] == "rule" and follow_up["needs_human_triage"] is False
+    assert follow_up["alternatives"][0]["department"] == "shipping_delivery"  # the model's own choice, kept
+    ticket = client.get(f"/v1/tickets/{first['ticket_id']}", headers=agent_headers).json()
+    assert ticket["department"] == "returns_refunds"
+    assert [d["kind"] for d in ticket["decisions"]] == ["model", "correction", "rule"]
+    # The legal-threat rule (tests/conftest.py) outranks the earlier correction.
+    threat = post_ticket(client, dict(payload, event_id="evt-3", body="My lawyer will hear about this parcel."))
+    assert threat.json()["department"] == "escalations" and threat.json()["rule"] == "legal_threat"
+
+
 def test_bad_signatures_are_refused_and_store_nothing(client: TestClient[Any]) -> None:
     payload = ticket_payload()
     cases = {

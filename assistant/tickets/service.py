@@ -16,11 +16,12 @@ from assistant.cases.models import ResolvedCase
 from assistant.db import UTCDateTime, utcnow, write_lock
 from assistant.errors import InvalidInput, NotFound
 from assistant.events.models import TicketTiming
-from assistant.events.service import by_source, lock_tickets, recompute_timings
+from assistant.events.service import CHUNK, by_source, lock_tickets, recompute_timings
 from assistant.routing.engine import RoutingEngine, ticket_text
 from assistant.schedules.service import ScheduleBook
 from assistant.tickets.models import (
     CONSOLE_SOURCE,
+    Channel,
     ConsoleTicketCreate,
     DecisionKind,
     DecisionRead,
@@ -128,18 +129,32 @@ def stage_batch(
             _KNOWN_TICKETS, params={"source": source, "external_ids": external_ids}
         ):
             ticket_ids[(source, external_id)] = ticket_id
+    corrections = _corrections(session, list(ticket_ids.values())) if ticket_ids else {}
+    decided: dict[int, DecisionRead] = {}
+    for i in new:
+        payload, decision = batch[i]
+        ticket_id = ticket_ids.get((payload.source, payload.external_id))
+        decided[i] = _decided(decision, corrections.get(ticket_id) if ticket_id is not None else None)
     # Each ticket ends as its batch's last event leaves it; a new one is inserted as its first event has it.
     final: dict[tuple[str, str], dict[str, Any]] = {}
     for i in new:
-        payload, decision = batch[i]
+        payload = batch[i][0]
         key2 = (payload.source, payload.external_id)
-        earlier = final.get(key2)
-        final[key2] = _ticket_values(payload, decision, now) | {
-            "created_at": payload.created_at or (earlier["created_at"] if earlier else None)
-        }
+        values = _ticket_values(payload, decided[i], now)
+        if (earlier := final.get(key2)) is not None:
+            values |= {name: earlier[name] for name in _KEPT_WHEN_ABSENT if values[name] is None}
+        final[key2] = values | {"created_at": payload.created_at or (earlier["created_at"] if earlier else None)}
     inserted = [key2 for key2 in final if key2 not in ticket_ids]
     if inserted:
-        rows = [final[key2] | {"received_at": now, "created_at": final[key2]["created_at"] or now} for key2 in inserted]
+        rows = [
+            final[key2]
+            | {
+                "received_at": now,
+                "created_at": final[key2]["created_at"] or now,
+                "channel": final[key2]["channel"] or Channel.other.value,
+            }
+            for key2 in inserted
+        ]
         result = session.execute(insert(tickets).returning(tickets.c.id, sort_by_parameter_order=True), rows)
         ticket_ids.update(zip(inserted, result.scalars(), strict=True))
     updated = [key2 for key2 in final if key2 not in inserted]
@@ -150,6 +165,7 @@ def stage_batch(
             .values(
                 {
                     **{name: bindparam(f"new_{name}") for name in _TICKET_FIELDS},
+                    **{name: func.coalesce(bindparam(f"new_{name}"), tickets.c[name]) for name in _KEPT_WHEN_ABSENT},
                     "created_at": func.coalesce(bindparam("new_created_at", type_=UTCDateTime()), tickets.c.created_at),
                 }
             ),
@@ -160,7 +176,7 @@ def stage_batch(
             ],
         )
     decision_rows = [
-        batch[i][1].model_dump(include=set(_DECISION_FIELDS))
+        decided[i].model_dump(include=set(_DECISION_FIELDS))
         | {"ticket_id": ticket_ids[(batch[i][0].source, batch[i][0].external_id)], "created_at": now}
         for i in new
     ]
@@ -230,10 +246,61 @@ _KNOWN_TICKETS = select(Ticket.id, Ticket.external_id).where(
     col(Ticket.source) == bindparam("source"), col(Ticket.external_id).in_(bindparam("external_ids", expanding=True))
 )
 
+_CORRECTIONS = (
+    select(RoutingDecision.ticket_id, RoutingDecision.department, RoutingDecision.intent)
+    .where(
+        col(RoutingDecision.ticket_id).in_(bindparam("ticket_ids", expanding=True)),
+        col(RoutingDecision.kind) == DecisionKind.correction.value,
+    )
+    .order_by(col(RoutingDecision.id))
+)
 _TIMED_TICKETS = select(TicketTiming.ticket_id).where(
     col(TicketTiming.source) == bindparam("source"),
     col(TicketTiming.ticket_id).in_(bindparam("external_ids", expanding=True)),
 )
+
+
+# An update that leaves these out (or sends null) keeps the ticket's: a ticketing system that sends only what
+# changed must not erase the customer (whom erasure and deflection find by it), the tier or the channel.
+_KEPT_WHEN_ABSENT = ("channel", "customer_ref", "customer_tier")
+AGENT_CORRECTION_RULE = "agent_correction"
+
+
+def _corrections(session: Session, ticket_ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
+    """Each ticket's newest agent correction: (department, intent)."""
+    newest: dict[int, tuple[str, str | None]] = {}
+    for start in range(0, len(ticket_ids), CHUNK):
+        for ticket_id, department, intent in session.exec(
+            _CORRECTIONS, params={"ticket_ids": list(ticket_ids[start : start + CHUNK])}
+        ):
+            newest[ticket_id] = (department, intent)  # ordered by id: the last one seen is the newest
+    return newest
+
+
+def _decided(decision: DecisionRead, correction: tuple[str, str | None] | None) -> DecisionRead:
+    """The decision a delivery stores: the model's, unless an agent has re-routed the ticket. The model's guess at
+    an update does not undo an agent's correction (it would move the ticket back, and tell the ticketing system
+    so); the correction holds, as a rule would, with the model's choice kept as the first alternative. A
+    configured rule that fires on the new text still wins: that text is news the agent had not seen."""
+    if correction is None or decision.kind != DecisionKind.model.value:
+        return decision
+    department, intent = correction
+    model_choice = {"department": decision.department, "intent": decision.intent, "confidence": decision.confidence}
+    # A triage decision lists the model's guess first already.
+    alternatives = decision.alternatives if decision.needs_human_triage else [model_choice, *decision.alternatives]
+    return decision.model_copy(
+        update={
+            "department": department,
+            "intent": intent,
+            "confidence": 1.0,
+            "intent_confidence": decision.intent_confidence if intent == decision.intent else None,
+            "alternatives": alternatives,
+            "needs_human_triage": False,
+            "triage_reason": None,
+            "rule": AGENT_CORRECTION_RULE,
+            "kind": DecisionKind.rule.value,
+        }
+    )
 
 
 _TICKET_FIELDS = (
@@ -251,12 +318,13 @@ _TICKET_FIELDS = (
 
 
 def _ticket_values(payload: TicketCreate, decision: DecisionRead, now: datetime) -> dict[str, Any]:
+    """The ticket's columns as this delivery has them; None for a field in ``_KEPT_WHEN_ABSENT`` it does not send."""
     return {
         "source": payload.source,
         "external_id": payload.external_id,
         "subject": payload.subject,
         "body": payload.body,
-        "channel": payload.channel.value,
+        "channel": payload.channel.value if "channel" in payload.model_fields_set else None,
         "customer_ref": payload.customer_ref,
         "customer_tier": payload.customer_tier,
         "language": decision.language,
