@@ -238,7 +238,7 @@ def start_runtime(settings: Settings, *, embedder: TextEmbedder | None = None) -
         log.info("loaded %d demo interaction events (the last %d days)", stored, DEMO_HISTORY_DAYS)
     if settings.demo and (answered := ensure_demo_surveys(engine=engine)):
         log.info("loaded %d demo survey responses", answered)
-    if settings.demo and (added := ensure_demo_inbox(engine=engine, routing=routing)):
+    if settings.demo and (added := ensure_demo_inbox(engine=engine, routing=routing, schedules=schedule_book)):
         log.info("routed %d demo tickets into the agent desk's queue", added)
     if settings.demo and (searches := ensure_demo_portal_searches(engine=engine, portal_search=portal_search)):
         log.info("logged %d demo portal searches", searches)

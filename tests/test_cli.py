@@ -106,6 +106,7 @@ def test_keys_create_list_revoke(env: Path) -> None:
 
 def test_train_from_db_adds_agents_corrections(env: Path) -> None:
     from assistant.db import make_engine, migrate, session_scope
+    from assistant.schedules.service import ScheduleBook
     from assistant.settings import Settings
     from assistant.tickets.models import RerouteCreate, Ticket
     from assistant.tickets.service import reroute_ticket
@@ -122,6 +123,7 @@ def test_train_from_db_adds_agents_corrections(env: Path) -> None:
             ticket_id=ticket.id,
             correction=RerouteCreate(department="orders", intent="change_order", agent_id="a1"),
             intents=load_taxonomy(DEMO_TAXONOMY),
+            schedules=ScheduleBook(engine),
         )
     engine.dispose()
     result = CliRunner().invoke(

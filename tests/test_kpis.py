@@ -418,3 +418,72 @@ def test_events_that_come_before_their_ticket_are_timed_with_it(client: TestClie
     assert set(after) == {"priority_desk"}, after
     assert (hours(after["priority_desk"], "frt"), hours(after["priority_desk"], "frt", "business")) == (2.0, 2.0)
     assert set(kpis(client, lead, group_by="language", **period)) == {"en"}
+
+
+def test_a_delivered_ticket_without_a_creation_event_is_timed_from_its_created_time(
+    client: TestClient[Any], lead: Headers
+) -> None:
+    """An integration that sends its tickets to the webhook and only their replies as events: the ticket counts
+    from its own created time, waiting for its first reply until one comes."""
+    assert client.put("/v1/schedules/*", json=ALWAYS_OPEN, headers=lead).status_code == 200
+    ticket = ticket_payload(external_id="web-only-1", created_at="2026-11-17T09:00:00Z")
+    assert post_ticket(client, ticket).status_code == 201
+    period = {"from": "2026-11-17T00:00:00Z", "to": "2026-11-18T00:00:00Z"}
+    waiting = kpis(client, lead, group_by="all", **period)["all"]
+    assert (waiting["tickets_created"], waiting["awaiting_first_reply"]) == (1, 1), waiting
+
+    # A reply an hour in and the solve two hours later: FRT 1 h and resolution 3 h from 09:00, not from the reply.
+    replies = [
+        event("web-only-1", 1, "agent_reply", "2026-11-17T10:00:00Z"),
+        event("web-only-1", 2, "solved", "2026-11-17T12:00:00Z"),
+    ]
+    assert deliver_events(client, replies).status_code == 201
+    answered = kpis(client, lead, group_by="all", **period)["all"]
+    assert (hours(answered, "frt"), hours(answered, "first_resolution")) == (1.0, 3.0), answered
+    assert answered["awaiting_first_reply"] == 0 and answered["fcr_rate"] == 1.0
+
+
+def test_solving_a_solved_ticket_again_changes_nothing(client: TestClient[Any], lead: Headers) -> None:
+    """A second solve without a reopen (a resolution edited an hour later, a double click) does not move the
+    ticket's resolution; a solve after a reopen does."""
+    timeline = [
+        created("again-1", "2026-11-16T09:00:00Z", "returns"),
+        event("again-1", 1, "agent_reply", "2026-11-16T10:00:00Z"),
+        event("again-1", 2, "solved", "2026-11-16T11:00:00Z"),
+        event("again-1", 3, "solved", "2026-11-16T12:00:00Z"),
+    ]
+    assert deliver_events(client, timeline).status_code == 201
+    period = {"from": "2026-11-16T00:00:00Z", "to": "2026-11-17T00:00:00Z"}
+    once = kpis(client, lead, **period)["returns"]
+    assert (hours(once, "first_resolution"), hours(once, "full_resolution")) == (2.0, 2.0), once
+    reopened = [
+        event("again-1", 4, "reopened", "2026-11-16T13:00:00Z"),
+        event("again-1", 5, "solved", "2026-11-16T14:00:00Z"),
+    ]
+    assert deliver_events(client, reopened).status_code == 201
+    twice = kpis(client, lead, **period)["returns"]
+    assert (hours(twice, "first_resolution"), hours(twice, "full_resolution")) == (2.0, 5.0), twice
+
+
+def test_a_reroute_moves_the_tickets_timings_where_no_event_names_a_department(
+    client: TestClient[Any], lead: Headers
+) -> None:
+    assert client.put("/v1/schedules/*", json=BERLIN_OFFICE, headers=lead).status_code == 200
+    assert client.put("/v1/schedules/weekend_desk", json=ALWAYS_OPEN, headers=lead).status_code == 200
+    routed = post_ticket(
+        client, ticket_payload(external_id="rr-1", customer_tier="vip", created_at="2026-11-14T10:00:00Z")
+    )
+    assert routed.json()["department"] == "priority_desk", routed.text
+    saturday = [
+        event("rr-1", 0, "ticket_created", "2026-11-14T10:00:00Z", actor="customer"),
+        event("rr-1", 1, "agent_reply", "2026-11-14T12:00:00Z"),
+    ]
+    assert deliver_events(client, saturday).status_code == 201
+    period = {"from": "2026-11-14T00:00:00Z", "to": "2026-11-15T00:00:00Z"}
+    assert hours(kpis(client, lead, **period)["priority_desk"], "frt", "business") == 0.0
+    moved = client.post(
+        f"/v1/tickets/{routed.json()['ticket_id']}/reroute", json={"department": "weekend_desk"}, headers=lead
+    )
+    assert moved.status_code == 201, moved.text
+    after = kpis(client, lead, **period)
+    assert set(after) == {"weekend_desk"} and hours(after["weekend_desk"], "frt", "business") == 2.0, after

@@ -337,7 +337,7 @@ def ensure_demo_portal_searches(*, engine: Engine, portal_search: PortalSearch) 
     return len(records)
 
 
-def ensure_demo_inbox(*, engine: Engine, routing: RoutingEngine) -> int:
+def ensure_demo_inbox(*, engine: Engine, routing: RoutingEngine, schedules: ScheduleBook) -> int:
     """A dozen new tickets waiting in the agent desk's queue, routed as if the demo webhook had delivered them,
     when it has delivered none yet. Returns how many it added."""
     from assistant.tickets.models import Ticket, TicketCreate
@@ -355,5 +355,5 @@ def ensure_demo_inbox(*, engine: Engine, routing: RoutingEngine) -> int:
                 created_at=now - timedelta(minutes=item["minutes_ago"]),
                 **{name: value for name, value in item.items() if name != "minutes_ago"},
             )
-            ingest_ticket(session, engine=routing, payload=payload)
+            ingest_ticket(session, engine=routing, payload=payload, schedules=schedules)
     return len(inbox)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, text
+from sqlalchemy import Table, bindparam, delete, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -103,34 +105,26 @@ def recompute_timings(session: Session, tickets: Iterable[TicketKey], *, schedul
         # Plain rows, not ORM objects: a bulk import recomputes hundreds of thousands of tickets.
         for source, ticket_ids in by_source(chunk):
             for ticket_id, *fields in session.execute(
-                select(
-                    InteractionEvent.ticket_id,
-                    InteractionEvent.event_id,
-                    InteractionEvent.kind,
-                    InteractionEvent.occurred_at,
-                    InteractionEvent.actor_type,
-                    InteractionEvent.actor_id,
-                    InteractionEvent.channel,
-                    InteractionEvent.department,
-                ).where(InteractionEvent.source == source, col(InteractionEvent.ticket_id).in_(ticket_ids))
+                _TIMELINE_EVENTS, {"source": source, "ticket_ids": ticket_ids}
             ).all():
                 events[(source, ticket_id)].append(TimelineEvent(*fields))
         routed = _routing(session, chunk)
         now = utcnow()
         rows = []
         for key, timeline in events.items():
+            department, channel, language, created_at = routed.get(key, (None, None, None, None))
+            if created_at is not None:
+                timeline = created_by_ticket(timeline, created_at)
+                events[key] = timeline
             if not timeline:
                 continue
-            department, channel, language = routed.get(key, (None, None, None))
             facts = timeline_facts(
                 timeline, schedule_for=schedules.get, fallback_department=department, fallback_channel=channel
             )
             rows.append({"source": key[0], "ticket_id": key[1], "language": language, "updated_at": now, **facts})
         # Upsert rather than delete and insert: most tickets already have a row, and their ids stay put.
         if rows:
-            statement = upsert_insert(session, TIMINGS)
-            updated = {name: statement.excluded[name] for name in rows[0] if name not in ("source", "ticket_id")}
-            session.execute(statement.on_conflict_do_update(index_elements=["source", "ticket_id"], set_=updated), rows)
+            session.execute(_timings_upsert(session.get_bind().dialect.name, tuple(rows[0])), rows)
         for source, ticket_ids in by_source([key for key, timeline in events.items() if not timeline]):
             session.execute(delete(TIMINGS).where(TIMINGS.c.source == source, TIMINGS.c.ticket_id.in_(ticket_ids)))
         done += len(rows)
@@ -149,17 +143,64 @@ def lock_tickets(session: Session, tickets: Iterable[TicketKey]) -> None:
         )
 
 
-def _routing(session: Session, keys: Sequence[TicketKey]) -> dict[TicketKey, tuple[str | None, ...]]:
-    """Department, channel and language of the tickets the service itself routed, as fallbacks."""
-    routed: dict[TicketKey, tuple[str | None, ...]] = {}
+def _routing(session: Session, keys: Sequence[TicketKey]) -> dict[TicketKey, tuple[Any, ...]]:
+    """Department, channel, language and created time of the tickets the service itself routed."""
+    routed: dict[TicketKey, tuple[Any, ...]] = {}
     for source, external_ids in by_source(keys):
-        for external_id, department, channel, language in session.execute(
-            select(Ticket.external_id, Ticket.department, Ticket.channel, Ticket.language).where(
-                Ticket.source == source, col(Ticket.external_id).in_(external_ids)
-            )
+        for external_id, *fields in session.execute(
+            _ROUTED_TICKETS, {"source": source, "external_ids": external_ids}
         ).all():
-            routed[(source, external_id)] = (department, channel, language)
+            routed[(source, external_id)] = tuple(fields)
     return routed
+
+
+# Built once: every delivered ticket's timings are recomputed before its answer, and building these statements
+# each time cost more than running them (a lone ticket's commit, in-process on SQLite, median of 1,000: 1.87 ms
+# built each time, 1.16 ms built once).
+_TIMELINE_EVENTS = select(
+    InteractionEvent.ticket_id,
+    InteractionEvent.event_id,
+    InteractionEvent.kind,
+    InteractionEvent.occurred_at,
+    InteractionEvent.actor_type,
+    InteractionEvent.actor_id,
+    InteractionEvent.channel,
+    InteractionEvent.department,
+).where(
+    col(InteractionEvent.source) == bindparam("source"),
+    col(InteractionEvent.ticket_id).in_(bindparam("ticket_ids", expanding=True)),
+)
+_ROUTED_TICKETS = select(
+    Ticket.external_id, Ticket.department, Ticket.channel, Ticket.language, Ticket.created_at
+).where(
+    col(Ticket.source) == bindparam("source"), col(Ticket.external_id).in_(bindparam("external_ids", expanding=True))
+)
+
+
+@functools.cache
+def _timings_upsert(dialect: str, columns: tuple[str, ...]) -> Any:
+    """INSERT … ON CONFLICT (source, ticket_id) DO UPDATE of the other ``columns``, for one dialect."""
+    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(TIMINGS)
+    excluded = statement.excluded
+    updated = {name: excluded[name] for name in columns if name not in ("source", "ticket_id")}
+    return statement.on_conflict_do_update(index_elements=["source", "ticket_id"], set_=updated)
+
+
+def created_by_ticket(timeline: list[TimelineEvent], created_at: datetime) -> list[TimelineEvent]:
+    """A ticket the webhook delivered was created then, where no ``ticket_created`` event says otherwise: an
+    integration that sends the ticket and its replies but no creation event still gets its first response
+    time from the ticket's creation, and a ticket nobody has answered yet counts as awaiting its first reply.
+    Never later than its earliest event (a ticket delivered without a created time is stamped on receipt)."""
+    if any(event.kind == EventKind.ticket_created.value for event in timeline):
+        return timeline
+    earliest = min((event.occurred_at for event in timeline), default=created_at)
+    created = TimelineEvent(
+        event_id="",
+        kind=EventKind.ticket_created.value,
+        occurred_at=min(created_at, earliest),
+        actor_type=ActorType.customer.value,
+    )
+    return [created, *timeline]
 
 
 def by_source(keys: Iterable[tuple[str, str]]) -> Iterator[tuple[str, list[str]]]:

@@ -5,7 +5,8 @@ Definitions (docs/KPIS.md, in line with the big help desks):
   A ticket an agent created (an outbound or logged call) has nobody waiting until the customer writes:
   its clock starts at the customer's first message.
 - First resolution: creation → first ``solved``; full resolution: creation → last ``solved`` (reopens
-  included), only while the ticket is solved. ``closed`` without ``solved`` counts as solved then.
+  included), only while the ticket is solved; a ``solved`` without a reopen before it changes nothing.
+  ``closed`` without ``solved`` counts as solved then.
 - FCR: solved with at most one public agent reply, never reopened, never transferred.
 """
 
@@ -86,8 +87,10 @@ def timeline_facts(
             transfers += 1
             department = event.department or department
         elif kind in (EventKind.solved.value, EventKind.closed.value):
-            if kind == EventKind.closed.value and solved:
-                continue  # closing a solved ticket changes nothing
+            if solved:
+                # Closing a solved ticket, or solving it again without a reopen (an edited resolution, a second
+                # click), changes nothing: the ticket was resolved when it was first solved.
+                continue
             solved = True
             first_solved_at = first_solved_at or event.occurred_at
             last_solved_at = event.occurred_at

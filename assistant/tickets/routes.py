@@ -118,7 +118,9 @@ def reroute_ticket(
 ) -> DecisionRead:
     classifier = routing.classifiers.current()
     intents = classifier.taxonomy or {}
-    decision = service.reroute_ticket(session, ticket_id=ticket_id, correction=data, intents=intents)
+    decision = service.reroute_ticket(
+        session, ticket_id=ticket_id, correction=data, intents=intents, schedules=schedule_book
+    )
     record_console_event(
         session,
         ticket_id=ticket_id,

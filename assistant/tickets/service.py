@@ -16,7 +16,7 @@ from assistant.cases.models import ResolvedCase
 from assistant.db import UTCDateTime, utcnow, write_lock
 from assistant.errors import InvalidInput, NotFound
 from assistant.events.models import TicketTiming
-from assistant.events.service import CHUNK, by_source, lock_tickets, recompute_timings
+from assistant.events.service import CHUNK, by_source, recompute_timings
 from assistant.routing.engine import RoutingEngine, ticket_text
 from assistant.schedules.service import ScheduleBook
 from assistant.tickets.models import (
@@ -101,10 +101,10 @@ def stage_batch(
     Deliveries are taken in order: one already stored, or earlier in the batch, is answered with its
     decision; later events of the same ticket update it, as one at a time would.
 
-    ``schedules``: to recompute the timings of tickets whose events came before them (ticketing systems do
-    not promise order), which lacked the ticket's language, and its department and channel where no event
-    named them (and so the department's business hours). ``None`` only where no event can have come
-    first: a ticket this service opens itself, under an id it has just made."""
+    ``schedules``: to keep each ticket's timings with it: a new ticket is timed from its created time (until a
+    ``ticket_created`` event says otherwise), and events that came before it (ticketing systems do not promise
+    order) get its language, and its department and channel where no event named them (and so that
+    department's business hours). ``None`` only where the caller records the ticket's creation event itself."""
     now = utcnow()
     tickets, decisions, deliveries = Ticket.__table__, RoutingDecision.__table__, WebhookDelivery.__table__
     keys = [(p.source, p.external_id, p.event_id) for p, _ in batch]
@@ -213,14 +213,7 @@ def stage_batch(
             ],
         )
     if schedules is not None and final:
-        # An event stored meanwhile by another process is then either seen here or sees this ticket.
-        lock_tickets(session, final)
-        timed = [
-            (source, external_id)
-            for source, external_ids in by_source(list(final))
-            for external_id in session.exec(_TIMED_TICKETS, params={"source": source, "external_ids": external_ids})
-        ]
-        recompute_timings(session, timed, schedules=schedules)
+        recompute_timings(session, list(final), schedules=schedules)
     results: list[tuple[DecisionRead, bool]] = []
     for position, key in enumerate(keys):
         if key in stored:
@@ -253,10 +246,6 @@ _CORRECTIONS = (
         col(RoutingDecision.kind) == DecisionKind.correction.value,
     )
     .order_by(col(RoutingDecision.id))
-)
-_TIMED_TICKETS = select(TicketTiming.ticket_id).where(
-    col(TicketTiming.source) == bindparam("source"),
-    col(TicketTiming.ticket_id).in_(bindparam("external_ids", expanding=True)),
 )
 
 
@@ -401,11 +390,13 @@ def reroute_ticket(
     ticket_id: int,
     correction: RerouteCreate,
     intents: dict[str, str],
+    schedules: ScheduleBook,
 ) -> DecisionRead:
     """An agent moves a ticket; the correction is stored and becomes a training label.
 
     Any department is accepted (an agent may move a ticket to a queue the model has never seen);
-    an intent must be one the taxonomy knows, in that department.
+    an intent must be one the taxonomy knows, in that department. The ticket's timings follow it where no
+    event of its own ticketing system names a department (the routed one is their fallback).
     """
     ticket = session.get(Ticket, ticket_id)
     if ticket is None:
@@ -440,6 +431,7 @@ def reroute_ticket(
     session.flush()
     decision = decision_read(row)
     enqueue(session, DECISION_EVENT, callback_payload(ticket, decision))
+    recompute_timings(session, [(ticket.source, ticket.external_id)], schedules=schedules)
     session.commit()
     return decision
 
