@@ -98,8 +98,11 @@ def solve_ticket(
     try:
         return _store_solution(session, ticket, request, summary, vector, encoder, language_of, now)
     except IntegrityError:
-        # The same ticket solved twice at once: the second becomes an update of the first's case.
+        # The same ticket solved twice at once: the second becomes an update of the first's case. Or the ticket
+        # went meanwhile (its customer erased): nothing to solve.
         session.rollback()
+        if session.exec(select(Ticket.id).where(Ticket.id == ticket_id)).first() is None:
+            raise NotFound(f"No ticket with id {ticket_id}.", code="ticket_not_found") from None
         return _store_solution(session, ticket, request, summary, vector, encoder, language_of, now)
 
 

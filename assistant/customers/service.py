@@ -30,8 +30,12 @@ def erase_customer(session: Session, customer_ref: str) -> ErasureReport:
     if "\x00" in customer_ref:
         raise InvalidInput("A customer reference may not contain NUL characters.", code="validation_error")
     with write_lock(session):
+        # Locked (on PostgreSQL): a ticket being solved meanwhile has its case committed first and found below,
+        # not deleted unseen by the tickets' cascade and left in other processes' indexes.
         tickets = session.exec(
-            select(Ticket.id, Ticket.source, Ticket.external_id).where(Ticket.customer_ref == customer_ref)
+            select(Ticket.id, Ticket.source, Ticket.external_id)
+            .where(Ticket.customer_ref == customer_ref)
+            .with_for_update()
         ).all()
         ticket_ids = [ticket_id for ticket_id, _, _ in tickets]
         keys = [(source, external_id) for _, source, external_id in tickets]

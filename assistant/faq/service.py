@@ -27,6 +27,8 @@ from knowledge.vector_index import Hit
 QUESTION_WEIGHT = 0.7
 EXCERPT_CHARS = 300
 IMPORT_BATCH = 64
+# An edit whose text another edit keeps changing under it gives up after this many tries (409, send it again).
+UPDATE_ATTEMPTS = 3
 
 LanguageOf = Callable[[str], str | None]
 
@@ -167,22 +169,43 @@ def create_faq(session: Session, data: FaqCreate, *, encoder: TextEncoder, langu
 def update_faq(
     session: Session, faq_id: int, patch: FaqUpdate, *, encoder: TextEncoder, language_of: LanguageOf
 ) -> FaqRead:
-    row = _get(session, faq_id)
+    """Apply the patch to the entry as it is when written. The vector is made outside the write lock (the model
+    takes milliseconds) from the text read first; if another edit changed that text meanwhile, it is made again
+    from the new text, so the stored vector always matches the stored question and answer."""
     changes = patch.model_dump(exclude_unset=True, exclude_none=True)
-    text_changed = any(changes.get(name, getattr(row, name)) != getattr(row, name) for name in ("question", "answer"))
-    for name, value in changes.items():
-        setattr(row, name, value)
-    if text_changed:
-        row.embedding = vector_bytes(entry_vectors([(row.question, row.answer)], encoder.passages)[0])
-        row.embedding_model = encoder.model_name
-        if "language" not in changes:
-            row.language = language_of(row.question + "\n" + row.answer)
-    row.updated_at = utcnow()
-    with write_lock(session):
-        session.add(row)
-        record_change(session, Collection.faq.value, [faq_id], ChangeOp.upsert)
-        session.commit()
-    return read(row)
+    for _ in range(UPDATE_ATTEMPTS):
+        row = _get(session, faq_id)
+        seen = (row.question, row.answer)
+        text = (changes.get("question", row.question), changes.get("answer", row.answer))
+        vector = vector_bytes(entry_vectors([text], encoder.passages)[0]) if text != seen else None
+        language = language_of(text[0] + "\n" + text[1]) if vector is not None and "language" not in changes else None
+        with write_lock(session):
+            current = session.exec(
+                select(FaqEntry)
+                .where(FaqEntry.id == faq_id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            ).first()
+            if current is None:
+                session.rollback()
+                raise NotFound(f"No FAQ entry with id {faq_id}.", code="faq_not_found")
+            if (current.question, current.answer) != seen:
+                session.rollback()
+                continue
+            for name, value in changes.items():
+                setattr(current, name, value)
+            if vector is not None:
+                current.embedding, current.embedding_model = vector, encoder.model_name
+                if language is not None:
+                    current.language = language
+            current.updated_at = utcnow()
+            session.add(current)
+            record_change(session, Collection.faq.value, [faq_id], ChangeOp.upsert)
+            session.commit()
+        return read(current)
+    raise Conflict(
+        f"FAQ entry {faq_id} kept changing while this edit was made; send it again.", code="faq_edit_conflict"
+    )
 
 
 def delete_faq(session: Session, faq_id: int) -> None:

@@ -1,0 +1,119 @@
+"""Edits that race each other, on SQLite and PostgreSQL, made repeatable: the other edit lands while the first one
+waits for the embedding model, which is where a real race finds the gap (two admins, two processes)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, delete
+
+from assistant.cases.models import SolveRequest
+from assistant.cases.service import solve_ticket
+from assistant.errors import NotFound
+from assistant.faq.models import FaqCreate, FaqEntry, FaqUpdate
+from assistant.faq.service import create_faq, entry_vectors, update_faq
+from assistant.indexing.service import TextEncoder, vector_from_bytes
+from assistant.tickets.models import Ticket
+from knowledge import TextEmbedder
+
+
+def meanwhile(embedder: TextEmbedder, edit: Callable[[], None]) -> TextEncoder:
+    """An encoder that makes ``edit`` (in a session of its own) during its first call."""
+    pending = [edit]
+
+    def encode(texts: Sequence[str]) -> np.ndarray:
+        while pending:
+            pending.pop()()
+        return embedder.encode(texts)
+
+    return TextEncoder(model_name=embedder.model_name, encode=encode)
+
+
+def english(_: str) -> str:
+    return "en"
+
+
+def stored_entry(engine: Engine, entry_id: int) -> FaqEntry:
+    with Session(engine) as session:
+        row = session.get(FaqEntry, entry_id)
+        assert row is not None
+        return row
+
+
+def test_an_faq_edit_racing_another_stores_the_vector_of_the_text_it_stores(
+    engine: Engine, embedder: TextEmbedder
+) -> None:
+    plain = TextEncoder.of(embedder)
+    with Session(engine) as session:
+        entry = create_faq(
+            session,
+            FaqCreate(question="How do I reset my password?", answer="Use the link on the sign-in page."),
+            encoder=plain,
+            language_of=english,
+        )
+
+    def other_admin() -> None:
+        with Session(engine) as other:
+            update_faq(
+                other, entry.id, FaqUpdate(answer="Ask support for a reset e-mail."), encoder=plain, language_of=english
+            )
+
+    with Session(engine) as session:
+        racing = meanwhile(embedder, other_admin)
+        update_faq(session, entry.id, FaqUpdate(question="I forgot my password"), encoder=racing, language_of=english)
+    row = stored_entry(engine, entry.id)
+    assert (row.question, row.answer) == ("I forgot my password", "Ask support for a reset e-mail.")
+    expected = entry_vectors([(row.question, row.answer)], plain.passages)[0]
+    assert float(vector_from_bytes(row.embedding) @ expected) > 0.9999
+
+
+def test_an_faq_edit_racing_its_deletion_is_not_found(engine: Engine, embedder: TextEmbedder) -> None:
+    plain = TextEncoder.of(embedder)
+    with Session(engine) as session:
+        entry = create_faq(
+            session, FaqCreate(question="Do you ship abroad?", answer="To the EU."), encoder=plain, language_of=english
+        )
+
+    def other_admin() -> None:
+        with Session(engine) as other:
+            other.exec(delete(FaqEntry).where(FaqEntry.id == entry.id))  # type: ignore[call-overload]
+            other.commit()
+
+    with Session(engine) as session, pytest.raises(NotFound) as refused:
+        update_faq(
+            session,
+            entry.id,
+            FaqUpdate(answer="Worldwide."),
+            encoder=meanwhile(embedder, other_admin),
+            language_of=english,
+        )
+    assert refused.value.code == "faq_not_found"
+
+
+def test_solving_a_ticket_whose_customer_is_erased_meanwhile_is_not_found(
+    engine: Engine, embedder: TextEmbedder
+) -> None:
+    with Session(engine) as session:
+        ticket = Ticket(source="zd", external_id="ZD-9", body="My blender broke", channel="email", customer_ref="c-9")
+        session.add(ticket)
+        session.commit()
+        ticket_id = ticket.id
+    assert ticket_id is not None
+
+    def erase() -> None:
+        with Session(engine) as other:
+            other.exec(delete(Ticket).where(Ticket.id == ticket_id))  # type: ignore[call-overload]
+            other.commit()
+
+    with Session(engine) as session, pytest.raises(NotFound) as refused:
+        solve_ticket(
+            session,
+            ticket_id=ticket_id,
+            request=SolveRequest(resolution="Sent a new one."),
+            encoder=meanwhile(embedder, erase),
+            language_of=english,
+        )
+    assert refused.value.code == "ticket_not_found"
