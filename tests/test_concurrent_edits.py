@@ -4,6 +4,7 @@ waits for the embedding model, which is where a real race finds the gap (two adm
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +15,9 @@ from assistant.cases.models import SolveRequest
 from assistant.cases.service import solve_ticket
 from assistant.errors import NotFound
 from assistant.faq.models import FaqCreate, FaqEntry, FaqUpdate
-from assistant.faq.service import create_faq, entry_vectors, update_faq
-from assistant.indexing.service import TextEncoder, vector_from_bytes
+from assistant.faq.service import FAQ_SOURCE, create_faq, entry_vectors, update_faq
+from assistant.indexing.models import ChangeOp, Collection
+from assistant.indexing.service import KnowledgeIndexes, TextEncoder, record_change, vector_from_bytes
 from assistant.tickets.models import Ticket
 from knowledge import TextEmbedder
 
@@ -117,3 +119,44 @@ def test_solving_a_ticket_whose_customer_is_erased_meanwhile_is_not_found(
             language_of=english,
         )
     assert refused.value.code == "ticket_not_found"
+
+
+def test_an_index_built_beside_an_open_transaction_applies_it_when_it_commits(
+    engine: Engine, embedder: TextEmbedder, tmp_path: Path
+) -> None:
+    """PostgreSQL hands out the change's id before the commit: a process that builds its index while an older
+    change is still open, and a newer one is committed, must not take the newer id as covering the older."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite admits one writer at a time: no change id is handed out before an older one commits")
+    plain = TextEncoder.of(embedder)
+    with Session(engine) as session:
+        first = create_faq(
+            session, FaqCreate(question="Do you ship abroad?", answer="To the EU."), encoder=plain, language_of=english
+        )
+    slow = Session(engine)  # an admin's unpublish, its transaction still open
+    row = slow.get(FaqEntry, first.id)
+    assert row is not None
+    row.published = False
+    slow.add(row)
+    record_change(slow, Collection.faq.value, [first.id], ChangeOp.upsert)
+    slow.flush()
+    with Session(engine) as session:
+        create_faq(
+            session,
+            FaqCreate(question="How long do refunds take?", answer="Five days."),
+            encoder=plain,
+            language_of=english,
+        )
+    indexes = KnowledgeIndexes(
+        engine,
+        sources=[FAQ_SOURCE],
+        directory=tmp_path / "indexes",
+        model_name=embedder.model_name,
+        dimension=embedder.dimension,
+        embed=plain.passages,
+    ).open()
+    assert indexes.size("faq") == 2  # built from what was committed
+    slow.commit()
+    slow.close()
+    indexes.sync()
+    assert indexes.size("faq") == 1 and first.id not in indexes.documents("faq")

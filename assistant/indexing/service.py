@@ -34,6 +34,9 @@ EmbedFn = Callable[[Sequence[str]], np.ndarray]
 # before commit); it is looked for again until it appears or this long has passed (a rollback).
 GAP_PATIENCE_SECONDS = 60.0
 SYNC_BATCH = 2_000
+# How far below the newest change a rebuild looks for ids of transactions still open: they hold ids handed out
+# moments before, and every id missing there (a rolled-back one, too) is only waited for GAP_PATIENCE_SECONDS.
+UNCOMMITTED_WINDOW = 2_000
 
 
 def vector_bytes(vector: np.ndarray) -> bytes:
@@ -130,6 +133,7 @@ class KnowledgeIndexes:
                 if index is None:
                     index = self._rebuild(source, database_revision)
                     self._dirty = True
+                    self._await_uncommitted(database_revision)
                 collection = _Collection(source, index)
                 self._collections[source.name] = collection
                 revisions.append(index.revision)
@@ -294,6 +298,23 @@ class KnowledgeIndexes:
     def _database_revision(self) -> int:
         with session_scope(self.engine) as session:
             return int(session.exec(select(func.coalesce(func.max(IndexChange.id), 0))).one())
+
+    def _await_uncommitted(self, revision: int) -> None:
+        """PostgreSQL hands out a change's id before its transaction commits: an id at or below ``revision`` that
+        is not visible yet belongs to a transaction still open, whose rows a rebuild read as they were before it.
+        Such ids are waited for as gaps, like those ``sync`` passes (an index built beside a running writer had
+        kept an entry unpublished meanwhile in its portal search for good)."""
+        low = max(0, revision - UNCOMMITTED_WINDOW)
+        with session_scope(self.engine) as session:
+            present = set(
+                session.exec(
+                    select(IndexChange.id).where(col(IndexChange.id) > low, col(IndexChange.id) <= revision)
+                ).all()
+            )
+        now = time.monotonic()
+        for missing in range(low + 1, revision + 1):
+            if missing not in present:
+                self._gaps.setdefault(missing, now)
 
     def _new_index(self) -> VectorIndex:
         return VectorIndex(self.dimension, self.model_name, approximate_threshold=self.approximate_threshold)
