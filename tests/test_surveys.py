@@ -242,3 +242,18 @@ def test_erasure_helpers_strip_comments_and_references_but_keep_the_scores(
     engine.dispose()
     assert left == 0 and searches == 0
     assert figures(groups(loaded, lead, group_by="all")["all"]) == before
+
+
+def test_the_version_answered_last_wins_whatever_the_delivery_order(client: TestClient[Any], lead: Headers) -> None:
+    older, newer = (
+        survey("v1", "2026-11-17T15:00:00Z", csat=2, nps=3),
+        survey("v1", "2026-11-17T15:30:00Z", csat=5, nps=10),
+    )
+    assert post(client, "/v1/webhooks/surveys", older).status_code == 201
+    assert post(client, "/v1/webhooks/surveys", newer).json() == {"accepted": 0, "updated": 1, "duplicates": 0}
+    # The older version retried changes nothing; in one delivery the later answer wins whichever comes first.
+    assert post(client, "/v1/webhooks/surveys", older).json() == {"accepted": 0, "updated": 0, "duplicates": 1}
+    batch = [survey("v2", "2026-11-17T16:30:00Z", csat=4, nps=9), survey("v2", "2026-11-17T16:00:00Z", csat=1, nps=0)]
+    assert post(client, "/v1/webhooks/surveys", {"surveys": batch}).json()["accepted"] == 1
+    overall = groups(client, lead, group_by="all")["all"]
+    assert (overall["survey_responses"], overall["csat_rate"], overall["nps"]) == (2, 1.0, 100.0), overall

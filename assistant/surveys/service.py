@@ -54,11 +54,15 @@ def survey_row(survey: SurveyCreate, mask: Callable[[str], str]) -> dict[str, An
 def ingest_surveys(session: Session, surveys: Sequence[SurveyCreate], *, mask: Callable[[str], str]) -> SurveysAccepted:
     """Store new responses and replace changed ones (a customer may change a rating), in one transaction.
 
-    The same response delivered again unchanged is a duplicate and changes nothing.
+    The version answered last wins, whatever the order of delivery: a retried older version changes nothing (it
+    had put back a rating the customer had changed since). The same response delivered again unchanged, or
+    an older version of it, is a duplicate and changes nothing.
     """
     latest: dict[tuple[str, str], dict[str, Any]] = {}
-    for survey in surveys:  # within one delivery the last copy of a response wins
-        latest[(survey.source, survey.response_id)] = survey_row(survey, mask)
+    for survey in surveys:  # within one delivery, the latest answer; of two at one moment the later copy
+        key = (survey.source, survey.response_id)
+        if key not in latest or survey.responded_at >= latest[key]["responded_at"]:
+            latest[key] = survey_row(survey, mask)
     with write_lock(session):
         stored: dict[tuple[str, str], dict[str, Any]] = {}
         for source, response_ids in by_source(latest):
@@ -76,7 +80,9 @@ def ingest_surveys(session: Session, surveys: Sequence[SurveyCreate], *, mask: C
         changed = [
             row
             for key, row in latest.items()
-            if key in stored and any(stored[key][name] != row[name] for name in VALUES)
+            if key in stored
+            and row["responded_at"] >= stored[key]["responded_at"]
+            and any(stored[key][name] != row[name] for name in VALUES)
         ]
         if fresh:
             # A concurrent delivery of the same response may have landed since the check: it wins, quietly.
@@ -86,7 +92,12 @@ def ingest_surveys(session: Session, surveys: Sequence[SurveyCreate], *, mask: C
         for row in changed:
             session.execute(
                 update(SURVEYS)
-                .where(SURVEYS.c.source == row["source"], SURVEYS.c.response_id == row["response_id"])
+                .where(
+                    SURVEYS.c.source == row["source"],
+                    SURVEYS.c.response_id == row["response_id"],
+                    # A newer version committed meanwhile by a concurrent delivery stays.
+                    SURVEYS.c.responded_at <= row["responded_at"],
+                )
                 .values({name: row[name] for name in (*VALUES, "received_at")})
             )
         session.commit()
