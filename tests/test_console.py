@@ -123,6 +123,36 @@ def test_a_ticket_solved_in_its_own_ticketing_system_leaves_the_queue(client: Te
     assert client.get("/v1/tickets", params={"solved": "false"}, headers=agent).json()["total"] == 1
 
 
+def test_a_ticket_solved_here_and_reopened_in_its_system_is_back_in_the_queue(
+    client: TestClient[Any], agent: Headers
+) -> None:
+    """Solved in the console (a resolved case), then the customer writes back and the ticket's own system reopens
+    it: it is open again, whether or not that system had sent its own solved."""
+    for name, kinds in (("with-solved", ("solved", "reopened")), ("reopen-only", ("reopened",))):
+        payload = ticket_payload(external_id=f"RQ-{name}", subject="Refund missing", body="No refund yet.")
+        ticket_id = post_ticket(client, payload).json()["ticket_id"]
+        solved = client.post(f"/v1/tickets/{ticket_id}/solve", json={"resolution": "Refund sent."}, headers=agent)
+        assert solved.status_code == 201, solved.text
+        assert ticket_id not in {
+            t["id"] for t in client.get("/v1/tickets", params={"solved": "false"}, headers=agent).json()["tickets"]
+        }
+        later = datetime.now(UTC) + timedelta(minutes=1)
+        events = [
+            {
+                "source": payload["source"],
+                "event_id": f"{name}-{n}",
+                "ticket_id": payload["external_id"],
+                "kind": kind,
+                "occurred_at": (later + timedelta(seconds=n)).isoformat(),
+                "actor_type": "customer" if kind == "reopened" else "agent",
+            }
+            for n, kind in enumerate(kinds)
+        ]
+        assert deliver_events(client, events).status_code == 201
+        still_open = client.get("/v1/tickets", params={"solved": "false"}, headers=agent).json()["tickets"]
+        assert ticket_id in {t["id"] for t in still_open}, name
+
+
 def test_a_console_ticket_counts_in_the_kpis_through_its_events(client: TestClient[Any], agent: Headers) -> None:
     opened = client.post(
         "/v1/tickets",

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from litestar.testing import TestClient
+from sqlalchemy import Engine
+from sqlmodel import SQLModel
+
+import assistant.models  # noqa: F401  (every table on SQLModel.metadata)
 
 
 def test_health_and_ready(client: TestClient[Any]) -> None:
@@ -28,3 +34,10 @@ def test_openapi_schema_and_docs(client: TestClient[Any]) -> None:
     for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "swagger-ui-standalone-preset.js"):
         assert f"/schema/assets/{asset}" in docs.text
         assert client.get(f"/schema/assets/{asset}").status_code == 200
+
+
+def test_the_migrations_build_the_schema_the_models_declare(engine: Engine) -> None:
+    """A column added to a model without a migration (or the other way round) shows here, not in production."""
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    assert differences == []

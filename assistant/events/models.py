@@ -120,6 +120,8 @@ class TicketTiming(SQLModel, table=True):
     first_reply_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     first_solved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_solved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The newest reopened event, counted or not: a ticket solved here (a resolved case) is open again after it.
+    last_reopened_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     solved_day: str | None = Field(default=None, max_length=10)
     solved_week: str | None = Field(default=None, max_length=10)
     solved: bool = False

@@ -70,6 +70,7 @@ def timeline_facts(
     first_reply: TimelineEvent | None = None
     first_solved_at: datetime | None = None
     last_solved_at: datetime | None = None
+    last_reopened_at: datetime | None = None
     solver: str | None = None
     solved = False
     agent_replies = reopens = transfers = 0
@@ -96,9 +97,11 @@ def timeline_facts(
             last_solved_at = event.occurred_at
             if event.actor_type == ActorType.agent.value:  # a customer closing their ticket is no agent
                 solver = event.actor_id or solver
-        elif kind == EventKind.reopened.value and solved:
-            solved = False
-            reopens += 1
+        elif kind == EventKind.reopened.value:
+            last_reopened_at = event.occurred_at  # also for a ticket solved only here, where the events never said so
+            if solved:
+                solved = False
+                reopens += 1
         if kind == EventKind.ticket_created.value and event.department:
             department = department or event.department
 
@@ -116,6 +119,7 @@ def timeline_facts(
         "first_reply_at": first_reply.occurred_at if first_reply is not None else None,
         "first_solved_at": first_solved_at,
         "last_solved_at": last_solved_at if solved else None,
+        "last_reopened_at": last_reopened_at,
         "solved_day": None,
         "solved_week": None,
         "solved": solved,

@@ -485,9 +485,15 @@ def list_tickets(
     """Newest first: an agent's queue, filtered by department, triage, solved or words in the ticket."""
     if text is not None and "\x00" in text:
         raise InvalidInput("text may not contain NUL characters.", code="validation_error")
-    # Solved here (a resolved case), or in the ticketing system the ticket came from (its events say so).
+    # Solved in the ticketing system the ticket came from (its events say so), or here (a resolved case) and not
+    # reopened there since.
     same_ticket = (TicketTiming.source == Ticket.source) & (TicketTiming.ticket_id == Ticket.external_id)
-    is_solved = exists().where(ResolvedCase.ticket_id == Ticket.id) | exists().where(
+    reopened_since = (
+        exists()
+        .where(same_ticket & (col(TicketTiming.last_reopened_at) > col(ResolvedCase.solved_at)))
+        .correlate(Ticket, ResolvedCase)  # the ticket and case of the enclosing queries, not every pair
+    )
+    is_solved = exists().where((ResolvedCase.ticket_id == Ticket.id) & ~reopened_since) | exists().where(
         same_ticket & col(TicketTiming.solved)
     )
     query = select(Ticket, is_solved.label("solved"))
