@@ -127,13 +127,14 @@ class KnowledgeIndexes:
         """Load each saved index that matches this model, rebuild the others, then catch up."""
         with self._lock:
             database_revision = self._database_revision()
+            # Before reading any row: a change committed while a rebuild reads may have been read before it.
+            self._await_uncommitted(database_revision)
             revisions = []
             for source in self.sources.values():
                 index = self._load(source, database_revision)
                 if index is None:
                     index = self._rebuild(source, database_revision)
                     self._dirty = True
-                    self._await_uncommitted(database_revision)
                 collection = _Collection(source, index)
                 self._collections[source.name] = collection
                 revisions.append(index.revision)
