@@ -426,6 +426,8 @@ def test_a_delivered_ticket_without_a_creation_event_is_timed_from_its_created_t
     """An integration that sends its tickets to the webhook and only their replies as events: the ticket counts
     from its own created time, waiting for its first reply until one comes."""
     assert client.put("/v1/schedules/*", json=ALWAYS_OPEN, headers=lead).status_code == 200
+    # The desk sends events (here for another ticket, another week): its tickets are timed from delivery on.
+    assert deliver_events(client, [event("earlier-1", 1, "agent_reply", "2026-11-02T10:00:00Z")]).status_code == 201
     ticket = ticket_payload(external_id="web-only-1", created_at="2026-11-17T09:00:00Z")
     assert post_ticket(client, ticket).status_code == 201
     period = {"from": "2026-11-17T00:00:00Z", "to": "2026-11-18T00:00:00Z"}

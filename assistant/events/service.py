@@ -93,11 +93,12 @@ def ingest_events(
 
 
 def recompute_timings(session: Session, tickets: Iterable[TicketKey], *, schedules: ScheduleBook) -> int:
-    """Recompute the timings of these tickets from all their stored events (in the caller's transaction)."""
+    """Recompute the timings of these tickets from all their stored events and, for those the ticket webhook
+    delivered, the ticket's own created time, language, department and channel (in the caller's transaction)."""
     keys = sorted(set(tickets))
     if not keys:
         return 0
-    lock_tickets(session, keys)
+    _lock_tickets(session, keys)
     done = 0
     for start in range(0, len(keys), CHUNK):
         chunk = keys[start : start + CHUNK]
@@ -109,11 +110,18 @@ def recompute_timings(session: Session, tickets: Iterable[TicketKey], *, schedul
             ).all():
                 events[(source, ticket_id)].append(TimelineEvent(*fields))
         routed = _routing(session, chunk)
+        # A ticket no event has named yet is timed only if its source sends events at all: a desk that routes
+        # through the service but sends no events has no KPIs here, rather than every ticket awaiting a reply.
+        timed_sources = {
+            source
+            for source in {key[0] for key, timeline in events.items() if not timeline and key in routed}
+            if session.execute(_ANY_EVENT, {"source": source}).first() is not None
+        }
         now = utcnow()
         rows = []
         for key, timeline in events.items():
             department, channel, language, created_at = routed.get(key, (None, None, None, None))
-            if created_at is not None:
+            if created_at is not None and (timeline or key[0] in timed_sources):
                 timeline = created_by_ticket(timeline, created_at)
                 events[key] = timeline
             if not timeline:
@@ -131,10 +139,10 @@ def recompute_timings(session: Session, tickets: Iterable[TicketKey], *, schedul
     return done
 
 
-def lock_tickets(session: Session, tickets: Iterable[TicketKey]) -> None:
-    """Serialise, across processes, the transactions that recompute these tickets' timings or add the tickets
-    themselves, until the caller's transaction ends: one that waited then reads what the other committed.
-    A no-op on SQLite, whose writers are serialised already."""
+def _lock_tickets(session: Session, tickets: Iterable[TicketKey]) -> None:
+    """Serialise, across processes, the transactions that recompute these tickets' timings, until the caller's
+    transaction ends: one that waited then reads what the other committed (the ticket writer's new ticket, or
+    the events webhook's events). A no-op on SQLite, whose writers are serialised already."""
     if session.get_bind().dialect.name == "postgresql":
         # Locks taken in ascending order cannot deadlock.
         session.execute(
@@ -170,6 +178,7 @@ _TIMELINE_EVENTS = select(
     col(InteractionEvent.source) == bindparam("source"),
     col(InteractionEvent.ticket_id).in_(bindparam("ticket_ids", expanding=True)),
 )
+_ANY_EVENT = select(InteractionEvent.id).where(col(InteractionEvent.source) == bindparam("source")).limit(1)
 _ROUTED_TICKETS = select(
     Ticket.external_id, Ticket.department, Ticket.channel, Ticket.language, Ticket.created_at
 ).where(
