@@ -83,10 +83,17 @@ def test_an_update_keeps_what_it_does_not_send(client: TestClient[Any], make_key
         ticket = session.exec(select(Ticket).where(Ticket.external_id == payload["external_id"])).one()
     assert (ticket.customer_ref, ticket.customer_tier, ticket.channel) == ("cust-keep-me", "gold", "chat")
     assert ticket.body == "Any news on my parcel?"
+    # A null is sent, not left out: it clears.
+    assert post_ticket(client, dict(partial, event_id="evt-3", customer_tier=None)).status_code == 201
+    with Session(client.app.state.engine) as session:
+        ticket = session.exec(select(Ticket).where(Ticket.external_id == payload["external_id"])).one()
+    assert (ticket.customer_ref, ticket.customer_tier, ticket.channel) == ("cust-keep-me", None, "chat")
     # A new ticket without a channel is an "other" one, as before.
     bare = ticket_payload(external_id="T-no-channel")
     del bare["channel"]
     assert post_ticket(client, bare).status_code == 201
+    with Session(client.app.state.engine) as session:
+        assert session.exec(select(Ticket.channel).where(Ticket.external_id == "T-no-channel")).one() == "other"
     erased = client.delete("/v1/customers/cust-keep-me", headers=make_key("admin"))
     assert erased.status_code == 200 and erased.json()["tickets"] == 1, erased.text
 
@@ -113,6 +120,20 @@ def test_an_update_does_not_undo_an_agents_reroute(client: TestClient[Any], agen
     # The legal-threat rule (tests/conftest.py) outranks the earlier correction.
     threat = post_ticket(client, dict(payload, event_id="evt-3", body="My lawyer will hear about this parcel."))
     assert threat.json()["department"] == "escalations" and threat.json()["rule"] == "legal_threat"
+
+
+def test_a_department_only_reroute_keeps_the_models_intent_in_that_department(
+    client: TestClient[Any], agent_headers: dict[str, str]
+) -> None:
+    payload = ticket_payload()
+    first = post_ticket(client, payload).json()
+    confirmed = client.post(
+        f"/v1/tickets/{first['ticket_id']}/reroute", json={"department": first["department"]}, headers=agent_headers
+    )
+    assert confirmed.status_code == 201, confirmed.text
+    follow_up = post_ticket(client, dict(payload, event_id="evt-2", body=payload["body"] + " Any news?")).json()
+    assert follow_up["rule"] == "agent_correction" and follow_up["department"] == first["department"]
+    assert follow_up["intent"] is not None and follow_up["intent_confidence"] is not None, follow_up
 
 
 def test_bad_signatures_are_refused_and_store_nothing(client: TestClient[Any]) -> None:

@@ -35,6 +35,7 @@ def erase_customer(session: Session, customer_ref: str) -> ErasureReport:
         tickets = session.exec(
             select(Ticket.id, Ticket.source, Ticket.external_id)
             .where(Ticket.customer_ref == customer_ref)
+            .order_by(col(Ticket.id))  # the ticket writer locks in id order too: no deadlock between the two
             .with_for_update()
         ).all()
         ticket_ids = [ticket_id for ticket_id, _, _ in tickets]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, insert, update
+from sqlalchemy import bindparam, case, exists, func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -142,12 +142,13 @@ def stage_batch(
         key2 = (payload.source, payload.external_id)
         values = _ticket_values(payload, decided[i], now)
         if (earlier := final.get(key2)) is not None:
-            values |= {name: earlier[name] for name in _KEPT_WHEN_ABSENT if values[name] is None}
+            values |= {name: earlier[name] for name in values["unsent"]}
+            values["unsent"] = values["unsent"] & earlier["unsent"]
         final[key2] = values | {"created_at": payload.created_at or (earlier["created_at"] if earlier else None)}
     inserted = [key2 for key2 in final if key2 not in ticket_ids]
     if inserted:
         rows = [
-            final[key2]
+            {name: value for name, value in final[key2].items() if name != "unsent"}
             | {
                 "received_at": now,
                 "created_at": final[key2]["created_at"] or now,
@@ -157,7 +158,8 @@ def stage_batch(
         ]
         result = session.execute(insert(tickets).returning(tickets.c.id, sort_by_parameter_order=True), rows)
         ticket_ids.update(zip(inserted, result.scalars(), strict=True))
-    updated = [key2 for key2 in final if key2 not in inserted]
+    # In id order, as erasure locks them: two transactions that lock rows in one order cannot deadlock.
+    updated = sorted((key2 for key2 in final if key2 not in inserted), key=lambda key2: ticket_ids[key2])
     if updated:
         session.execute(
             update(tickets)
@@ -165,13 +167,17 @@ def stage_batch(
             .values(
                 {
                     **{name: bindparam(f"new_{name}") for name in _TICKET_FIELDS},
-                    **{name: func.coalesce(bindparam(f"new_{name}"), tickets.c[name]) for name in _KEPT_WHEN_ABSENT},
+                    **{
+                        name: case((bindparam(f"keep_{name}"), tickets.c[name]), else_=bindparam(f"new_{name}"))
+                        for name in _KEPT_WHEN_ABSENT
+                    },
                     "created_at": func.coalesce(bindparam("new_created_at", type_=UTCDateTime()), tickets.c.created_at),
                 }
             ),
             [
                 {"ticket_id": ticket_ids[key2]}
                 | {f"new_{name}": final[key2][name] for name in (*_TICKET_FIELDS, "created_at")}
+                | {f"keep_{name}": name in final[key2]["unsent"] for name in _KEPT_WHEN_ABSENT}
                 for key2 in updated
             ],
         )
@@ -249,8 +255,8 @@ _CORRECTIONS = (
 )
 
 
-# An update that leaves these out (or sends null) keeps the ticket's: a ticketing system that sends only what
-# changed must not erase the customer (whom erasure and deflection find by it), the tier or the channel.
+# An update that leaves these out keeps the ticket's (one that sends null clears them): a ticketing system that
+# sends only what changed must not erase the customer (whom erasure and deflection find by it), tier or channel.
 _KEPT_WHEN_ABSENT = ("channel", "customer_ref", "customer_tier")
 AGENT_CORRECTION_RULE = "agent_correction"
 
@@ -274,6 +280,8 @@ def _decided(decision: DecisionRead, correction: tuple[str, str | None] | None) 
     if correction is None or decision.kind != DecisionKind.model.value:
         return decision
     department, intent = correction
+    if intent is None and department == decision.department:
+        intent = decision.intent  # the agent settled the department only; the model's intent in it stands
     model_choice = {"department": decision.department, "intent": decision.intent, "confidence": decision.confidence}
     # A triage decision lists the model's guess first already.
     alternatives = decision.alternatives if decision.needs_human_triage else [model_choice, *decision.alternatives]
@@ -307,13 +315,15 @@ _TICKET_FIELDS = (
 
 
 def _ticket_values(payload: TicketCreate, decision: DecisionRead, now: datetime) -> dict[str, Any]:
-    """The ticket's columns as this delivery has them; None for a field in ``_KEPT_WHEN_ABSENT`` it does not send."""
+    """The ticket's columns as this delivery has them, and under ``unsent`` the ``_KEPT_WHEN_ABSENT`` fields it
+    does not send (None among the columns)."""
+    unsent = frozenset(name for name in _KEPT_WHEN_ABSENT if name not in payload.model_fields_set)
     return {
         "source": payload.source,
         "external_id": payload.external_id,
         "subject": payload.subject,
         "body": payload.body,
-        "channel": payload.channel.value if "channel" in payload.model_fields_set else None,
+        "channel": None if "channel" in unsent else payload.channel.value,
         "customer_ref": payload.customer_ref,
         "customer_tier": payload.customer_tier,
         "language": decision.language,
@@ -321,6 +331,7 @@ def _ticket_values(payload: TicketCreate, decision: DecisionRead, now: datetime)
         "intent": decision.intent,
         "needs_human_triage": decision.needs_human_triage,
         "updated_at": now,
+        "unsent": unsent,
     }
 
 
