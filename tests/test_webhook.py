@@ -117,7 +117,17 @@ def test_an_update_does_not_undo_an_agents_reroute(client: TestClient[Any], agen
     ticket = client.get(f"/v1/tickets/{first['ticket_id']}", headers=agent_headers).json()
     assert ticket["department"] == "returns_refunds"
     assert [d["kind"] for d in ticket["decisions"]] == ["model", "correction", "rule"]
-    # The legal-threat rule (tests/conftest.py) outranks the earlier correction.
+    # A rule that had fired before the agent's move does not undo it on every update (VIP: tests/conftest.py)...
+    vip = dict(payload, external_id="T-vip-moved", customer_tier="vip")
+    vip_first = post_ticket(client, vip).json()
+    assert vip_first["department"] == "priority_desk"
+    moved_vip = client.post(
+        f"/v1/tickets/{vip_first['ticket_id']}/reroute", json={"department": "billing_payments"}, headers=agent_headers
+    )
+    assert moved_vip.status_code == 201
+    vip_again = post_ticket(client, dict(vip, event_id="evt-2", body="Any news?")).json()
+    assert (vip_again["department"], vip_again["rule"]) == ("billing_payments", "agent_correction"), vip_again
+    # ...while one firing for the first time, the legal-threat rule on new text, outranks the earlier correction.
     threat = post_ticket(client, dict(payload, event_id="evt-3", body="My lawyer will hear about this parcel."))
     assert threat.json()["department"] == "escalations" and threat.json()["rule"] == "legal_threat"
 

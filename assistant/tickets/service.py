@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, case, exists, func, insert, update
 from sqlalchemy.exc import IntegrityError
@@ -245,12 +245,15 @@ _KNOWN_TICKETS = select(Ticket.id, Ticket.external_id).where(
     col(Ticket.source) == bindparam("source"), col(Ticket.external_id).in_(bindparam("external_ids", expanding=True))
 )
 
-_CORRECTIONS = (
-    select(RoutingDecision.ticket_id, RoutingDecision.department, RoutingDecision.intent)
-    .where(
-        col(RoutingDecision.ticket_id).in_(bindparam("ticket_ids", expanding=True)),
-        col(RoutingDecision.kind) == DecisionKind.correction.value,
+_DECISION_TRAIL = (
+    select(
+        RoutingDecision.ticket_id,
+        RoutingDecision.kind,
+        RoutingDecision.rule,
+        RoutingDecision.department,
+        RoutingDecision.intent,
     )
+    .where(col(RoutingDecision.ticket_id).in_(bindparam("ticket_ids", expanding=True)))
     .order_by(col(RoutingDecision.id))
 )
 
@@ -261,25 +264,36 @@ _KEPT_WHEN_ABSENT = ("channel", "customer_ref", "customer_tier")
 AGENT_CORRECTION_RULE = "agent_correction"
 
 
-def _corrections(session: Session, ticket_ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
-    """Each ticket's newest agent correction: (department, intent)."""
-    newest: dict[int, tuple[str, str | None]] = {}
+class Correction(NamedTuple):
+    """A ticket's newest agent correction, and the routing rules that had fired on it before (the agent saw them)."""
+
+    department: str
+    intent: str | None
+    rules_seen: frozenset[str]
+
+
+def _corrections(session: Session, ticket_ids: Sequence[int]) -> dict[int, Correction]:
+    newest: dict[int, Correction] = {}
+    rules_seen: dict[int, set[str]] = {}
     for start in range(0, len(ticket_ids), CHUNK):
-        for ticket_id, department, intent in session.exec(
-            _CORRECTIONS, params={"ticket_ids": list(ticket_ids[start : start + CHUNK])}
-        ):
-            newest[ticket_id] = (department, intent)  # ordered by id: the last one seen is the newest
+        chunk = list(ticket_ids[start : start + CHUNK])
+        for ticket_id, kind, rule, department, intent in session.exec(_DECISION_TRAIL, params={"ticket_ids": chunk}):
+            if kind == DecisionKind.correction.value:  # ordered by id: the last one seen is the newest
+                newest[ticket_id] = Correction(department, intent, frozenset(rules_seen.get(ticket_id, ())))
+            elif rule:
+                rules_seen.setdefault(ticket_id, set()).add(rule)
     return newest
 
 
-def _decided(decision: DecisionRead, correction: tuple[str, str | None] | None) -> DecisionRead:
+def _decided(decision: DecisionRead, correction: Correction | None) -> DecisionRead:
     """The decision a delivery stores: the model's, unless an agent has re-routed the ticket. The model's guess at
     an update does not undo an agent's correction (it would move the ticket back, and tell the ticketing system
-    so); the correction holds, as a rule would, with the model's choice kept as the first alternative. A
-    configured rule that fires on the new text still wins: that text is news the agent had not seen."""
-    if correction is None or decision.kind != DecisionKind.model.value:
+    so), nor does a routing rule that had fired before it (a tier or channel rule fires on every update); the
+    correction holds, as a rule would, with the model's choice kept as the first alternative. A rule that fires
+    for the first time (on the new text, say) still wins: that is news the agent had not seen."""
+    if correction is None or (decision.kind == DecisionKind.rule.value and decision.rule not in correction.rules_seen):
         return decision
-    department, intent = correction
+    department, intent, _ = correction
     if intent is None and department == decision.department:
         intent = decision.intent  # the agent settled the department only; the model's intent in it stands
     model_choice = {"department": decision.department, "intent": decision.intent, "confidence": decision.confidence}
