@@ -189,7 +189,7 @@ _ROUTED_TICKETS = select(
 @functools.cache
 def _timings_upsert(dialect: str, columns: tuple[str, ...]) -> Any:
     """INSERT … ON CONFLICT (source, ticket_id) DO UPDATE of the other ``columns``, for one dialect."""
-    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(TIMINGS)
+    statement = _dialect_insert(dialect)(TIMINGS)
     excluded = statement.excluded
     updated = {name: excluded[name] for name in columns if name not in ("source", "ticket_id")}
     return statement.on_conflict_do_update(index_elements=["source", "ticket_id"], set_=updated)
@@ -225,7 +225,11 @@ def by_source(keys: Iterable[tuple[str, str]]) -> Iterator[tuple[str, list[str]]
 
 def upsert_insert(session: Session, table: Table) -> Any:
     """INSERT with ON CONFLICT, in the dialect's own construct; Core on the table: the ORM's bulk path is slower."""
-    return (pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)(table)
+    return _dialect_insert(session.get_bind().dialect.name)(table)
+
+
+def _dialect_insert(dialect: str) -> Any:
+    return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
 def record_console_event(

@@ -178,7 +178,8 @@ def update_faq(
         seen = (row.question, row.answer)
         text = (changes.get("question", row.question), changes.get("answer", row.answer))
         vector = vector_bytes(entry_vectors([text], encoder.passages)[0]) if text != seen else None
-        language = language_of(text[0] + "\n" + text[1]) if vector is not None and "language" not in changes else None
+        detect = vector is not None and "language" not in changes
+        language = language_of(text[0] + "\n" + text[1]) if detect else None
         with write_lock(session):
             current = session.exec(
                 select(FaqEntry)
@@ -196,8 +197,8 @@ def update_faq(
                 setattr(current, name, value)
             if vector is not None:
                 current.embedding, current.embedding_model = vector, encoder.model_name
-                if language is not None:
-                    current.language = language
+            if detect:
+                current.language = language
             current.updated_at = utcnow()
             session.add(current)
             record_change(session, Collection.faq.value, [faq_id], ChangeOp.upsert)

@@ -54,8 +54,9 @@ def survey_row(survey: SurveyCreate, mask: Callable[[str], str]) -> dict[str, An
 def ingest_surveys(session: Session, surveys: Sequence[SurveyCreate], *, mask: Callable[[str], str]) -> SurveysAccepted:
     """Store new responses and replace changed ones (a customer may change a rating), in one transaction.
 
-    The version answered last wins, whatever the order of delivery: a retried older version changes nothing (it
-    had put back a rating the customer had changed since). The same response delivered again unchanged, or
+    The version answered last wins: a retried or late older version changes nothing (it had put back a rating
+    the customer had changed since). Two first deliveries of one response racing each other: the first stored
+    stays. The same response delivered again unchanged, or
     an older version of it, is a duplicate and changes nothing.
     """
     latest: dict[tuple[str, str], dict[str, Any]] = {}

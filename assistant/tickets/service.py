@@ -39,7 +39,7 @@ EXCERPT_CHARS = 160
 
 
 def ingest_ticket(
-    session: Session, *, engine: RoutingEngine, payload: TicketCreate, schedules: ScheduleBook | None = None
+    session: Session, *, engine: RoutingEngine, payload: TicketCreate, schedules: ScheduleBook | None
 ) -> tuple[DecisionRead, bool]:
     """Store the ticket and its routing decision; a repeated delivery returns the stored decision.
 
@@ -63,7 +63,7 @@ def ingest_ticket(
 
 
 def store_decided(
-    session: Session, payload: TicketCreate, decision: DecisionRead, *, schedules: ScheduleBook | None = None
+    session: Session, payload: TicketCreate, decision: DecisionRead, *, schedules: ScheduleBook | None
 ) -> tuple[DecisionRead, bool]:
     """Commit a routed ticket in a transaction of its own; a delivery stored first (by a concurrent request
     or another process) wins, and its decision is returned instead."""
@@ -85,7 +85,7 @@ def store_decided(
 
 
 def stage_decided(
-    session: Session, payload: TicketCreate, decision: DecisionRead, *, schedules: ScheduleBook | None = None
+    session: Session, payload: TicketCreate, decision: DecisionRead, *, schedules: ScheduleBook | None
 ) -> tuple[DecisionRead, bool]:
     """Add a routed ticket to the session's transaction, uncommitted; a delivery already there (committed,
     or staged earlier in this transaction) is returned instead, with False."""
@@ -93,7 +93,7 @@ def stage_decided(
 
 
 def stage_batch(
-    session: Session, batch: Sequence[tuple[TicketCreate, DecisionRead]], *, schedules: ScheduleBook | None = None
+    session: Session, batch: Sequence[tuple[TicketCreate, DecisionRead]], *, schedules: ScheduleBook | None
 ) -> list[tuple[DecisionRead, bool]]:
     """``stage_decided`` for many routed tickets at once, uncommitted, in a handful of statements: the ORM's
     per-object work cost about 4 ms of CPU per ticket, more than everything else a webhook does.
@@ -493,7 +493,8 @@ def open_console_ticket(
         customer_tier=request.customer_tier,
         created_at=utcnow(),
     )
-    decision, _ = ingest_ticket(session, engine=engine, payload=payload)
+    # The console records the ticket's creation event itself, which times it.
+    decision, _ = ingest_ticket(session, engine=engine, payload=payload, schedules=None)
     return decision, payload
 
 

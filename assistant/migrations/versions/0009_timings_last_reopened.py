@@ -26,6 +26,10 @@ def upgrade() -> None:
             SELECT max(e.occurred_at) FROM interaction_events e
             WHERE e.source = ticket_timings.source AND e.ticket_id = ticket_timings.ticket_id AND e.kind = 'reopened'
         )
+        WHERE EXISTS (
+            SELECT 1 FROM interaction_events e
+            WHERE e.source = ticket_timings.source AND e.ticket_id = ticket_timings.ticket_id AND e.kind = 'reopened'
+        )
         """
     )
 
