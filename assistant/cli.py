@@ -289,6 +289,31 @@ def import_events_command(data_dir: Path | None, path: Path, batch: int) -> None
 TIMING_CHUNK = 500
 
 
+@main.command("recompute-timings")
+@data_dir_option
+def recompute_timings_command(data_dir: Path | None) -> None:
+    """Work out every ticket's timings again from its events and its ticket: after an upgrade that changed how
+    they are worked out (docs/KPIS.md), or a restore. Safe beside a running service."""
+    from tqdm import tqdm
+
+    from assistant.db import session_scope, write_lock
+    from assistant.events.service import recompute_timings, timed_tickets
+    from assistant.schedules.service import ScheduleBook
+
+    engine = _database(settings=_settings(data_dir))
+    schedules = ScheduleBook(engine)
+    with session_scope(engine) as session:
+        keys = timed_tickets(session)
+        with tqdm(total=len(keys), unit=" tickets", desc="ticket timings") as bar:
+            for start in range(0, len(keys), TIMING_CHUNK):
+                chunk = keys[start : start + TIMING_CHUNK]
+                with write_lock(session):
+                    recompute_timings(session, chunk, schedules=schedules)
+                    session.commit()
+                bar.update(len(chunk))
+    click.echo(f"{len(keys)} tickets' timings recomputed")
+
+
 @main.command("import-surveys")
 @data_dir_option
 @click.argument("path", type=click.Path(path_type=Path))

@@ -358,6 +358,33 @@ def test_bulk_import_and_the_kpis_command(settings: Any, tmp_path: Any, monkeypa
     assert failed.exit_code != 0 and "event 1 is not valid" in failed.output
 
 
+def test_the_recompute_timings_command_rebuilds_every_tickets_timings(
+    settings: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After an upgrade that changes how timings are worked out, or a restore: every ticket's row is made again."""
+    from sqlalchemy import text
+
+    from assistant.cli import main
+    from assistant.db import make_engine
+
+    monkeypatch.setenv("ASSISTANT_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("ASSISTANT_DATABASE_URL", settings.resolved_database_url)
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(json.dumps(e) for name in ("t1", "t2", "t4") for e in TIMELINES[name]) + "\n")
+    runner = CliRunner()
+    assert runner.invoke(main, ["import-events", str(path)]).exit_code == 0
+    period = ["--from", "2026-11-16", "--to", "2026-11-17", "--group-by", "all"]
+    before = runner.invoke(main, ["kpis", *period]).output
+    engine = make_engine(settings.resolved_database_url)
+    with engine.begin() as connection:  # as if an older version had worked them out, or lost them
+        connection.execute(text("DELETE FROM ticket_timings"))
+    engine.dispose()
+    assert runner.invoke(main, ["kpis", *period]).output != before
+    result = runner.invoke(main, ["recompute-timings"])
+    assert result.exit_code == 0 and "3 tickets' timings recomputed" in result.output, result.output
+    assert runner.invoke(main, ["kpis", *period]).output == before
+
+
 def test_schedules_from_a_config_file_at_start(
     settings: Any, embedder: Any, tmp_path: Any, make_key: Callable[[str], Headers]
 ) -> None:

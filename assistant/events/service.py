@@ -268,6 +268,16 @@ def refresh_statistics(session: Session) -> None:
     session.commit()
 
 
+def timed_tickets(session: Session) -> list[TicketKey]:
+    """Every ticket that has timings or should: those with events or a row, and every delivered ticket of a source
+    that sends events. What a recomputation of all timings covers."""
+    keys: set[TicketKey] = set(session.exec(select(TicketTiming.source, TicketTiming.ticket_id)).all())
+    keys.update(session.exec(select(InteractionEvent.source, InteractionEvent.ticket_id).distinct()).all())
+    for source in session.exec(select(InteractionEvent.source).distinct()).all():
+        keys.update(session.exec(select(Ticket.source, Ticket.external_id).where(Ticket.source == source)).all())
+    return sorted(keys)
+
+
 def recompute_department(session: Session, department: str | None, *, schedules: ScheduleBook) -> int:
     """After a schedule change: every ticket of the department (all of them for the default schedule)."""
     query = select(TicketTiming.source, TicketTiming.ticket_id)
