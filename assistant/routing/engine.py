@@ -6,7 +6,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -118,14 +118,6 @@ class RoutingEngine:
         self.confidence_threshold = confidence_threshold
         self.out_of_scope_threshold = out_of_scope_threshold
         self.model_text_chars = model_text_chars
-
-    def rules_read(self, fields: Iterable[str]) -> bool:
-        """Whether any routing rule looks at one of these ticket fields (``channel``, ``customer_tier``)."""
-        wanted = set(fields)
-        return any(
-            ("channel" in wanted and rule.channels) or ("customer_tier" in wanted and rule.customer_tiers)
-            for rule in self.rules
-        )
 
     def decide(
         self,

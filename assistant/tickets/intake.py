@@ -9,13 +9,13 @@ from concurrent.futures import Future
 
 import anyio
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from assistant.db import BatchWriter
 from assistant.errors import ServiceUnavailable
 from assistant.routing.engine import RoutingEngine
 from assistant.schedules.service import ScheduleBook
-from assistant.tickets.models import Channel, DecisionRead, Ticket, TicketCreate
+from assistant.tickets.models import DecisionRead, TicketCreate
 from assistant.tickets.service import delivered_decision, stage_batch, store_decided
 from knowledge.batching import DEFAULT_TIMEOUT_SECONDS
 
@@ -45,8 +45,6 @@ async def ingest_delivery(
 ) -> tuple[DecisionRead, bool]:
     """Route a delivered ticket and commit it with its decision; a repeated delivery gets the stored
     decision. Returns the decision and whether the delivery was new."""
-    if (unsent := ROUTING_FIELDS - payload.model_fields_set) and routing.rules_read(unsent):
-        payload = await anyio.to_thread.run_sync(_with_stored_fields, engine, payload, unsent)
     try:
         decision = await routing.decide_async(
             subject=payload.subject,
@@ -68,24 +66,3 @@ async def ingest_delivery(
 def _stored_decision(engine: Engine, payload: TicketCreate) -> DecisionRead | None:
     with Session(engine) as session:
         return delivered_decision(session, payload)
-
-
-# Fields a routing rule may read that an update may leave out (the ticket keeps its stored values).
-ROUTING_FIELDS = frozenset({"channel", "customer_tier"})
-
-
-def _with_stored_fields(engine: Engine, payload: TicketCreate, fields: frozenset[str]) -> TicketCreate:
-    """An update that leaves out a field a routing rule reads is routed with the ticket's stored value, which the
-    ticket keeps: a VIP's follow-up without its tier still goes where VIPs go. Looked up only where some rule
-    reads such a field, so a desk without those rules pays nothing for it."""
-    with Session(engine) as session:
-        stored = session.exec(
-            select(Ticket.channel, Ticket.customer_tier).where(
-                Ticket.source == payload.source, Ticket.external_id == payload.external_id
-            )
-        ).first()
-    if stored is None:
-        return payload
-    channel, tier = stored
-    values = {"channel": Channel(channel), "customer_tier": tier}
-    return payload.model_copy(update={name: values[name] for name in fields})
