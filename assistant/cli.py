@@ -1,5 +1,5 @@
 """Command line: ``assistant serve | train | evaluate | import-faq | import-cases | import-events | import-surveys
-| kpis | insights | keys``."""
+| recompute-timings | kpis | insights | keys``."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from assistant.settings import Settings
 
 if TYPE_CHECKING:  # heavy imports stay out of the CLI's start-up
     from sqlalchemy import Engine
+    from sqlmodel import Session
 
+    from assistant.schedules.service import ScheduleBook
     from knowledge import TextEmbedder
 
 
@@ -247,7 +249,7 @@ def import_events_command(data_dir: Path | None, path: Path, batch: int) -> None
     from assistant.db import session_scope, write_lock
     from assistant.errors import InvalidInput
     from assistant.events.importing import read_events
-    from assistant.events.service import recompute_timings, refresh_statistics, store_events
+    from assistant.events.service import refresh_statistics, store_events
     from assistant.schedules.service import ScheduleBook
     from knowledge.pii import mask_pii
 
@@ -271,15 +273,7 @@ def import_events_command(data_dir: Path | None, path: Path, batch: int) -> None
                 bar.update(len(events))
             refresh_statistics(session)
             # Timings once per ticket at the end, not once per batch that touched it.
-            keys = sorted(tickets)
-            with tqdm(total=len(keys), unit=" tickets", desc="ticket timings") as timing_bar:
-                # One transaction per few hundred tickets: PostgreSQL takes an advisory lock per ticket.
-                for start in range(0, len(keys), TIMING_CHUNK):
-                    chunk = keys[start : start + TIMING_CHUNK]
-                    with write_lock(session):
-                        recompute_timings(session, chunk, schedules=schedules)
-                        session.commit()
-                    timing_bar.update(len(chunk))
+            _recompute_with_progress(session, sorted(tickets), schedules=schedules)
     except InvalidInput as exc:
         details = f" {exc.details}" if exc.details else ""
         raise click.ClickException(exc.message + details) from exc
@@ -289,28 +283,35 @@ def import_events_command(data_dir: Path | None, path: Path, batch: int) -> None
 TIMING_CHUNK = 500
 
 
+def _recompute_with_progress(session: Session, keys: list[tuple[str, str]], *, schedules: ScheduleBook) -> None:
+    from tqdm import tqdm
+
+    from assistant.db import write_lock
+    from assistant.events.service import recompute_timings
+
+    with tqdm(total=len(keys), unit=" tickets", desc="ticket timings") as bar:
+        # One transaction per few hundred tickets: PostgreSQL takes an advisory lock per ticket.
+        for start in range(0, len(keys), TIMING_CHUNK):
+            chunk = keys[start : start + TIMING_CHUNK]
+            with write_lock(session):
+                recompute_timings(session, chunk, schedules=schedules)
+                session.commit()
+            bar.update(len(chunk))
+
+
 @main.command("recompute-timings")
 @data_dir_option
 def recompute_timings_command(data_dir: Path | None) -> None:
     """Work out every ticket's timings again from its events and its ticket: after an upgrade that changed how
     they are worked out (docs/KPIS.md), or a restore. Safe beside a running service."""
-    from tqdm import tqdm
-
-    from assistant.db import session_scope, write_lock
-    from assistant.events.service import recompute_timings, timed_tickets
+    from assistant.db import session_scope
+    from assistant.events.service import timed_tickets
     from assistant.schedules.service import ScheduleBook
 
     engine = _database(settings=_settings(data_dir))
-    schedules = ScheduleBook(engine)
     with session_scope(engine) as session:
         keys = timed_tickets(session)
-        with tqdm(total=len(keys), unit=" tickets", desc="ticket timings") as bar:
-            for start in range(0, len(keys), TIMING_CHUNK):
-                chunk = keys[start : start + TIMING_CHUNK]
-                with write_lock(session):
-                    recompute_timings(session, chunk, schedules=schedules)
-                    session.commit()
-                bar.update(len(chunk))
+        _recompute_with_progress(session, keys, schedules=ScheduleBook(engine))
     click.echo(f"{len(keys)} tickets' timings recomputed")
 
 
