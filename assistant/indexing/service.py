@@ -225,10 +225,7 @@ class KnowledgeIndexes:
             self._gaps.pop(change_id, None)
         top = max(seen, default=self._revision)
         if top > self._revision:
-            known = set(seen)
-            for missing in range(self._revision + 1, top):
-                if missing not in known:
-                    self._gaps.setdefault(missing, now)
+            self._wait_for_missing(self._revision, top, set(seen), now)
             self._revision = top
         for change_id, noticed in list(self._gaps.items()):
             if now - noticed > GAP_PATIENCE_SECONDS:
@@ -312,8 +309,11 @@ class KnowledgeIndexes:
                     select(IndexChange.id).where(col(IndexChange.id) > low, col(IndexChange.id) <= revision)
                 ).all()
             )
-        now = time.monotonic()
-        for missing in range(low + 1, revision + 1):
+        self._wait_for_missing(low, revision, present, time.monotonic())
+
+    def _wait_for_missing(self, after: int, upto: int, present: set[int], now: float) -> None:
+        """The change ids in (after, upto] not among ``present`` are waited for as gaps."""
+        for missing in range(after + 1, upto + 1):
             if missing not in present:
                 self._gaps.setdefault(missing, now)
 

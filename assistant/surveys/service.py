@@ -55,9 +55,8 @@ def ingest_surveys(session: Session, surveys: Sequence[SurveyCreate], *, mask: C
     """Store new responses and replace changed ones (a customer may change a rating), in one transaction.
 
     The version answered last wins: a retried or late older version changes nothing (it had put back a rating
-    the customer had changed since). Two first deliveries of one response racing each other: the first stored
-    stays. The same response delivered again unchanged, or
-    an older version of it, is a duplicate and changes nothing.
+    the customer had changed since). The same response delivered again unchanged, or an older version of it, is
+    a duplicate. Two first deliveries of one response racing each other: the first stored stays.
     """
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     for survey in surveys:  # within one delivery, the latest answer; of two at one moment the later copy
