@@ -264,7 +264,7 @@ def start_runtime(settings: Settings, *, embedder: TextEmbedder | None = None) -
         portal_search,
         schedule_book,
         callback_worker,
-        TicketWriter(engine, schedules=schedule_book).start(),
+        TicketWriter(engine, schedules=schedule_book, rules=routing.rules).start(),
         SearchLog(engine).start(),
         credentials,
         encoder_processes,

@@ -10,9 +10,12 @@ from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
 from assistant.db import write_lock
+from assistant.routing.engine import with_rule
+from assistant.routing.rules import RoutingRule
 from assistant.schedules.service import ScheduleBook
 from assistant.tickets.intake import TicketWriter
 from assistant.tickets.models import DecisionRead, RoutingDecision, Ticket, TicketCreate, WebhookDelivery
+from assistant.tickets.service import stage_batch
 from tests.support import ticket_payload
 
 
@@ -32,7 +35,7 @@ def test_a_batch_commits_once_and_answers_each_sender(engine: Engine) -> None:
     # Sends only what changed: the ticket keeps its customer and channel.
     changed = ticket_payload(external_id=first.external_id, event_id="evt-2", subject="Parcel still missing")
     later_event = TicketCreate(**{k: v for k, v in changed.items() if k not in ("customer_ref", "channel")})
-    writer = TicketWriter(engine, schedules=ScheduleBook(engine)).start()
+    writer = TicketWriter(engine, schedules=ScheduleBook(engine), rules=()).start()
     try:
         futures: list[Future[tuple[DecisionRead, bool]]] = []
         with Session(engine) as session, write_lock(session):
@@ -54,7 +57,7 @@ def test_a_batch_commits_once_and_answers_each_sender(engine: Engine) -> None:
         assert (ticket.customer_ref, ticket.channel) == ("cust-first", "email")
 
     # A stored ticket's next event, without a created time: the ticket keeps its own, takes the new routing.
-    writer = TicketWriter(engine, schedules=ScheduleBook(engine)).start()
+    writer = TicketWriter(engine, schedules=ScheduleBook(engine), rules=()).start()
     try:
         again = TicketCreate(**ticket_payload(external_id=second.external_id, event_id="evt-9", created_at=None))
         moved, moved_created = writer.store(again, decision(department="orders")).result(timeout=30)
@@ -75,7 +78,7 @@ def test_one_external_id_from_two_sources_is_two_tickets_in_a_batch_and_replays_
     shop = TicketCreate(**ticket_payload(source="shop", **same))
 
     def batch(payloads: list[tuple[TicketCreate, str]]) -> list[tuple[DecisionRead, bool]]:
-        writer = TicketWriter(engine, schedules=ScheduleBook(engine)).start()
+        writer = TicketWriter(engine, schedules=ScheduleBook(engine), rules=()).start()
         try:
             with Session(engine) as session, write_lock(session):  # SQLite: the rest queue behind the first
                 futures = [writer.store(payload, decision(department)) for payload, department in payloads]
@@ -94,7 +97,7 @@ def test_one_external_id_from_two_sources_is_two_tickets_in_a_batch_and_replays_
 
 def test_a_ticket_that_cannot_be_stored_fails_alone(engine: Engine) -> None:
     good, bad = TicketCreate(**ticket_payload()), TicketCreate(**ticket_payload())
-    writer = TicketWriter(engine, schedules=ScheduleBook(engine)).start()
+    writer = TicketWriter(engine, schedules=ScheduleBook(engine), rules=()).start()
     try:
         with Session(engine) as session, write_lock(session):
             held = writer.store(TicketCreate(**ticket_payload()), decision())
@@ -114,6 +117,26 @@ def test_a_ticket_that_cannot_be_stored_fails_alone(engine: Engine) -> None:
 
 
 def test_a_stopped_writer_refuses_at_once(engine: Engine) -> None:
-    writer = TicketWriter(engine, schedules=ScheduleBook(engine))
+    writer = TicketWriter(engine, schedules=ScheduleBook(engine), rules=())
     with pytest.raises(RuntimeError, match="not running"):
         writer.store(TicketCreate(**ticket_payload()), decision()).result(timeout=1)
+
+
+def test_an_update_in_the_same_batch_is_routed_with_the_tier_its_ticket_came_with(engine: Engine) -> None:
+    """A ticket's first delivery and a follow-up that leaves its tier out, committed together: the follow-up was
+    routed without the tier, and the rule the tier makes fire is applied as it is stored."""
+    vip_rule = RoutingRule.from_dict({"name": "vip", "customer_tiers": ["vip"], "department": "priority_desk"})
+    created = TicketCreate(**ticket_payload(customer_tier="vip"))
+    follow_up = TicketCreate(
+        **{k: v for k, v in ticket_payload(external_id=created.external_id, event_id="evt-2").items()}
+    )
+    with Session(engine) as session:
+        ruled = with_rule(decision(), vip_rule)
+        results = stage_batch(
+            session, [(created, ruled), (follow_up, decision())], schedules=ScheduleBook(engine), rules=[vip_rule]
+        )
+        session.commit()
+    (first, _), (second, second_created) = results
+    assert second_created and second.ticket_id == first.ticket_id
+    assert (second.department, second.rule, second.kind) == ("priority_desk", "vip", "rule")
+    assert second.alternatives[0] == {"department": "shipping_delivery", "intent": "track_package", "confidence": 0.9}

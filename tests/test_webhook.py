@@ -98,6 +98,32 @@ def test_an_update_keeps_what_it_does_not_send(client: TestClient[Any], make_key
     assert erased.status_code == 200 and erased.json()["tickets"] == 1, erased.text
 
 
+def test_an_update_that_leaves_out_the_tier_is_routed_with_the_stored_one(
+    client: TestClient[Any], agent_headers: dict[str, str]
+) -> None:
+    """The VIP rule (tests/conftest.py) reads the tier: an update that sends only the new text must not move a VIP
+    ticket out of the priority desk; a tier sent as null is news and routes without it."""
+    vip = ticket_payload(customer_tier="vip")
+    first = post_ticket(client, vip).json()
+    assert (first["department"], first["rule"]) == ("priority_desk", "vip"), first
+    partial = {k: v for k, v in vip.items() if k not in ("customer_tier", "channel")}
+    update = post_ticket(client, dict(partial, event_id="evt-2", body="Any news on my parcel?"))
+    assert update.status_code == 201, update.text
+    routed = update.json()
+    assert (routed["department"], routed["rule"], routed["kind"]) == ("priority_desk", "vip", "rule"), routed
+    assert routed["confidence"] == 1.0 and routed["needs_human_triage"] is False
+    assert routed["alternatives"][0]["department"] == "shipping_delivery"  # the model's own choice, kept
+    ticket = client.get(f"/v1/tickets/{first['ticket_id']}", headers=agent_headers).json()
+    assert ticket["department"] == "priority_desk" and ticket["customer_tier"] == "vip"
+    cleared = post_ticket(client, dict(partial, event_id="evt-3", customer_tier=None)).json()
+    assert cleared["department"] == "shipping_delivery" and cleared["rule"] is None, cleared
+    # A ticket without a tier is routed by the model as before.
+    plain = ticket_payload()
+    post_ticket(client, plain)
+    plain_update = post_ticket(client, dict({k: v for k, v in plain.items() if k != "channel"}, event_id="evt-2"))
+    assert plain_update.json()["rule"] is None and plain_update.json()["department"] == "shipping_delivery"
+
+
 def test_an_update_does_not_undo_an_agents_reroute(client: TestClient[Any], agent_headers: dict[str, str]) -> None:
     """The model's guess at the customer's follow-up must not move a re-routed ticket back (nor tell the ticketing
     system to); a configured rule that fires on the new text still does."""

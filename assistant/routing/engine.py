@@ -191,20 +191,9 @@ class RoutingEngine:
             **facts,
             "model_version": model_version,
         }
-        if rule is not None:
-            return DecisionRead(
-                department=rule.department,
-                confidence=1.0,
-                alternatives=[model_choice, *alternatives],
-                needs_human_triage=rule.needs_human_triage,
-                triage_reason=RULE_REASON if rule.needs_human_triage else None,
-                rule=rule.name,
-                kind=DecisionKind.rule.value,
-                **common,
-            )
         if prediction.needs_human_triage:
             # The model's best guess stays visible to the triage agent as the first alternative.
-            return DecisionRead(
+            decision = DecisionRead(
                 department=TRIAGE_DEPARTMENT,
                 confidence=prediction.confidence,
                 alternatives=[model_choice, *alternatives],
@@ -212,9 +201,30 @@ class RoutingEngine:
                 triage_reason=prediction.triage_reason,
                 **common,
             )
-        return DecisionRead(
-            department=prediction.department,
-            confidence=prediction.confidence,
-            alternatives=alternatives,
-            **common,
-        )
+        else:
+            decision = DecisionRead(
+                department=prediction.department,
+                confidence=prediction.confidence,
+                alternatives=alternatives,
+                **common,
+            )
+        return decision if rule is None else with_rule(decision, rule)
+
+
+def with_rule(decision: DecisionRead, rule: RoutingRule) -> DecisionRead:
+    """The decision as ``rule`` makes it, the model's choice kept as the first alternative. ``decision`` may be
+    the model's or another rule's: the ticket writer applies a rule that only the stored ticket's tier or
+    channel makes fire, after the model has decided."""
+    lists_model_first = decision.needs_human_triage or decision.kind == DecisionKind.rule.value
+    model_choice = {"department": decision.department, "intent": decision.intent, "confidence": decision.confidence}
+    return decision.model_copy(
+        update={
+            "department": rule.department,
+            "confidence": 1.0,
+            "alternatives": decision.alternatives if lists_model_first else [model_choice, *decision.alternatives],
+            "needs_human_triage": rule.needs_human_triage,
+            "triage_reason": RULE_REASON if rule.needs_human_triage else None,
+            "rule": rule.name,
+            "kind": DecisionKind.rule.value,
+        }
+    )

@@ -5,6 +5,7 @@ writer thread (a ``BatchWriter``) commits new tickets, those that arrive togethe
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from concurrent.futures import Future
 
 import anyio
@@ -14,6 +15,7 @@ from sqlmodel import Session
 from assistant.db import BatchWriter
 from assistant.errors import ServiceUnavailable
 from assistant.routing.engine import RoutingEngine
+from assistant.routing.rules import RoutingRule
 from assistant.schedules.service import ScheduleBook
 from assistant.tickets.models import DecisionRead, TicketCreate
 from assistant.tickets.service import delivered_decision, stage_batch, store_decided
@@ -26,12 +28,14 @@ class TicketWriter(BatchWriter[Routed, tuple[DecisionRead, bool]]):
     """Commits routed tickets. A batch that fails (another process committed one of these deliveries first,
     or one of them cannot be stored) is retried one ticket at a time, where a delivery stored first wins."""
 
-    def __init__(self, engine: Engine, *, schedules: ScheduleBook, max_batch: int = 64) -> None:
+    def __init__(
+        self, engine: Engine, *, schedules: ScheduleBook, rules: Sequence[RoutingRule], max_batch: int = 64
+    ) -> None:
         super().__init__(
             engine,
             name="ticket-writer",
-            stage_batch=lambda session, batch: stage_batch(session, batch, schedules=schedules),
-            write_alone=lambda session, routed: store_decided(session, *routed, schedules=schedules),
+            stage_batch=lambda session, batch: stage_batch(session, batch, schedules=schedules, rules=rules),
+            write_alone=lambda session, routed: store_decided(session, *routed, schedules=schedules, rules=rules),
             max_batch=max_batch,
         )
 
