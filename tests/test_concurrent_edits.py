@@ -4,21 +4,25 @@ waits for the embedding model, which is where a real race finds the gap (two adm
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, delete
+from sqlmodel import Session, delete, select
 
 from assistant.cases.models import SolveRequest
 from assistant.cases.service import solve_ticket
 from assistant.errors import NotFound
+from assistant.events.models import EventCreate, InteractionEvent
+from assistant.events.service import ingest_events
 from assistant.faq.models import FaqCreate, FaqEntry, FaqUpdate
 from assistant.faq.service import FAQ_SOURCE, create_faq, entry_vectors, update_faq
 from assistant.indexing.models import ChangeOp, Collection
 from assistant.indexing.service import KnowledgeIndexes, TextEncoder, record_change, vector_from_bytes
+from assistant.schedules.service import ScheduleBook
 from assistant.tickets.models import Ticket
 from knowledge import TextEmbedder
 
@@ -173,3 +177,29 @@ def test_an_index_built_beside_an_open_transaction_applies_it_when_it_commits(
     slow.close()
     indexes.sync()
     assert indexes.size("faq") == 1 and first.id not in indexes.documents("faq")
+
+
+def test_an_event_stored_by_a_concurrent_delivery_is_not_counted_as_accepted_twice(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite admits one writer at a time: no other delivery can land between the check and the insert")
+    at = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    reply = EventCreate(
+        source="helpdesk", event_id="e-2", ticket_id="T-1", kind="agent_reply", occurred_at=at, text="On its way."
+    )
+    created = EventCreate(source="helpdesk", event_id="e-1", ticket_id="T-1", kind="ticket_created", occurred_at=at)
+    pending = [reply]
+
+    def mask_while_another_delivery_lands(text: str) -> str:
+        # Called after the "already stored?" check, before the insert: the same reply arrives through another process.
+        while pending:
+            with Session(engine) as other:
+                ingest_events(other, [pending.pop()], schedules=ScheduleBook(engine), mask=str)
+        return text
+
+    with Session(engine) as session:
+        answer = ingest_events(
+            session, [created, reply], schedules=ScheduleBook(engine), mask=mask_while_another_delivery_lands
+        )
+    assert (answer.accepted, answer.duplicates, answer.tickets) == (1, 1, 1)
+    with Session(engine) as session:
+        assert len(session.exec(select(InteractionEvent)).all()) == 2

@@ -74,11 +74,18 @@ def store_events(
             ).scalars()
         )
     fresh = [event for key, event in unique.items() if key not in known]
-    if fresh:
-        # A concurrent delivery of the same event may have landed since the check: it wins, quietly.
-        statement = upsert_insert(session, EVENTS).on_conflict_do_nothing(index_elements=["source", "event_id"])
-        session.execute(statement, event_rows(fresh, mask))
-    return len(fresh), {(event.source, event.ticket_id) for event in fresh}
+    if not fresh:
+        return 0, set()
+    # A concurrent delivery of the same event may have landed since the check: it wins, quietly, and is not
+    # counted as accepted here (RETURNING names only the rows this statement inserted).
+    statement = (
+        upsert_insert(session, EVENTS)
+        .on_conflict_do_nothing(index_elements=["source", "event_id"])
+        .returning(EVENTS.c.source, EVENTS.c.event_id)
+    )
+    inserted = set(session.execute(statement, event_rows(fresh, mask)).tuples())
+    stored = [event for event in fresh if (event.source, event.event_id) in inserted]
+    return len(stored), {(event.source, event.ticket_id) for event in stored}
 
 
 def ingest_events(
