@@ -83,7 +83,7 @@ def store_events(
         .on_conflict_do_nothing(index_elements=["source", "event_id"])
         .returning(EVENTS.c.source, EVENTS.c.event_id)
     )
-    inserted = set(session.execute(statement, event_rows(fresh, mask)).tuples())
+    inserted = {(source, event_id) for source, event_id in session.execute(statement, event_rows(fresh, mask))}
     stored = [event for event in fresh if (event.source, event.event_id) in inserted]
     return len(stored), {(event.source, event.ticket_id) for event in stored}
 
