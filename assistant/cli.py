@@ -262,7 +262,7 @@ def import_events_command(data_dir: Path | None, path: Path, batch: int) -> None
         with session_scope(engine) as session, tqdm(unit=" events", desc=f"importing {path.name}") as bar:
             for events in read_events(path, batch=batch):
                 with write_lock(session):
-                    stored, _ = store_events(session, events, mask=mask_pii)
+                    stored, _ = store_events(session, events, mask=mask_pii, exact=False)
                     session.commit()
                 if not seen:
                     refresh_statistics(session)

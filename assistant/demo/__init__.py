@@ -159,7 +159,7 @@ def ensure_demo_history(*, engine: Engine, schedules: ScheduleBook) -> int:
         ]
         # The tickets first: the timings take each ticket's language from its row.
         session.execute(insert(Ticket), history_tickets(history))
-        stored, tickets = store_events(session, events, mask=lambda text: text)
+        stored, tickets = store_events(session, events, mask=lambda text: text, exact=False)
         recompute_timings(session, tickets, schedules=schedules)
         session.commit()
     return stored

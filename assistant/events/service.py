@@ -57,9 +57,14 @@ def event_rows(events: Sequence[EventCreate], mask: Callable[[str], str]) -> lis
 
 
 def store_events(
-    session: Session, events: Sequence[EventCreate], *, mask: Callable[[str], str]
+    session: Session, events: Sequence[EventCreate], *, mask: Callable[[str], str], exact: bool = True
 ) -> tuple[int, set[TicketKey]]:
-    """Insert the events not seen before (in the caller's transaction); returns how many and their tickets."""
+    """Insert the events not seen before (in the caller's transaction); returns how many and their tickets.
+
+    ``exact``: an event that a concurrent delivery stores between the check and the insert is left to it, and
+    not counted here (RETURNING names the rows this statement inserted). Without it (a bulk import, the one
+    writer of its events), it is counted as if inserted: RETURNING cost PostgreSQL three quarters of its rate
+    (46,000 → 11,000 events a second in batches of 5,000)."""
     unique: dict[tuple[str, str], EventCreate] = {}
     for event in events:
         unique.setdefault((event.source, event.event_id), event)
@@ -76,14 +81,12 @@ def store_events(
     fresh = [event for key, event in unique.items() if key not in known]
     if not fresh:
         return 0, set()
-    # A concurrent delivery of the same event may have landed since the check: it wins, quietly, and is not
-    # counted as accepted here (RETURNING names only the rows this statement inserted).
-    statement = (
-        upsert_insert(session, EVENTS)
-        .on_conflict_do_nothing(index_elements=["source", "event_id"])
-        .returning(EVENTS.c.source, EVENTS.c.event_id)
-    )
-    inserted = {(source, event_id) for source, event_id in session.execute(statement, event_rows(fresh, mask))}
+    statement = upsert_insert(session, EVENTS).on_conflict_do_nothing(index_elements=["source", "event_id"])
+    if not exact:
+        session.execute(statement, event_rows(fresh, mask))
+        return len(fresh), {(event.source, event.ticket_id) for event in fresh}
+    returning = statement.returning(EVENTS.c.source, EVENTS.c.event_id)
+    inserted = {(source, event_id) for source, event_id in session.execute(returning, event_rows(fresh, mask))}
     stored = [event for event in fresh if (event.source, event.event_id) in inserted]
     return len(stored), {(event.source, event.ticket_id) for event in stored}
 
