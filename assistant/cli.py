@@ -479,6 +479,7 @@ def insights_gaps(data_dir: Path | None, start: str | None, end: str | None, top
         click.echo(
             f"{cluster['rank']:3d} {cluster['size']:7d} {cluster['faq_coverage']:9.2f} {cluster['score']:7.1f}  "
             f"{str(cluster['department'])[:20]:20s} {', '.join(cluster['terms'])}"
+            + (f" (beside #{cluster['beside_rank']})" if cluster["beside_rank"] else "")
         )
         for example in cluster["examples"]:
             click.echo(f"{'':31s}- {example['text'][:100]}")

@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 
-from knowledge.clustering import cluster_by_meaning, distinctive_terms, mean_pairwise_similarity
+from knowledge.clustering import cluster_by_meaning, distinctive_terms, mean_pairwise_similarity, rank_apart
 
 
 def unit(rows: np.ndarray) -> np.ndarray:
@@ -70,3 +70,19 @@ def test_labels_are_the_words_that_tell_a_cluster_from_the_others_in_any_languag
     assert not glue & {word for label in labels for word in label}
     assert labels[0][0] == "passwort" and "lieferung" in labels[1] and "stornieren" in labels[2]
     assert "rechnung" in labels[3] and labels[4][0] == "rücksendeschein"
+
+
+def test_a_cluster_beside_one_ranked_above_it_counts_for_less() -> None:
+    """Two halves of one question (each the other's nearest) and two other questions: the second half yields to a
+    question of its own unless it still outscores it."""
+    points = np.array([[1.0, 0.0, 0.0], [0.95, 0.31, 0.0], [0.0, 0.0, 1.0], [0.0, 0.31, 0.95]])
+    centroids = points / np.linalg.norm(points, axis=1, keepdims=True)
+    ranked = rank_apart([10.0, 9.0, 8.0, 1.0], centroids, discount=0.75)
+    assert [r.cluster for r in ranked] == [0, 2, 1, 3]
+    assert ranked[2].score == 9.0 * 0.75 and ranked[2].beside == 0 and ranked[0].beside is None
+    assert ranked[1].beside is None and ranked[3].beside == 2
+    assert [r.cluster for r in rank_apart([10.0, 9.0, 6.0, 1.0], centroids, discount=0.75)] == [0, 1, 2, 3]
+    # Clusters of another language are not each other's neighbours.
+    in_two_languages = rank_apart([10.0, 9.0, 8.0, 1.0], centroids, groups=["en", "de", "en", "en"])
+    assert [r.cluster for r in in_two_languages] == [0, 1, 2, 3] and in_two_languages[1].beside is None
+    assert rank_apart([], np.zeros((0, 3))) == []

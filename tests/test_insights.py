@@ -105,6 +105,14 @@ def test_the_gap_report_puts_the_unanswered_topic_first(client: TestClient[Any],
     for c in report["clusters"]:
         assert 0 < c["cohesion"] <= 1
         assert c["score"] == pytest.approx(c["size"] * (1 - c["faq_coverage"]) * c["cohesion"], abs=0.05)
+        # Ranked by it, a cluster beside one ranked above it for less.
+        if c["beside_rank"] is None:
+            assert c["ranking_score"] == c["score"]
+        else:
+            assert c["beside_rank"] < c["rank"] and c["ranking_score"] <= 0.75 * c["score"] + 0.01
+    assert [c["ranking_score"] for c in report["clusters"]] == sorted(
+        (c["ranking_score"] for c in report["clusters"]), reverse=True
+    )
 
 
 def test_the_gap_report_refuses_a_period_with_too_few_tickets(client: TestClient[Any], admin: Headers) -> None:

@@ -11,7 +11,8 @@ coverage: the cosine similarity between the cluster's centre and the closest pub
 whole text. Clusters are ranked by volume × (1 − coverage) × cohesion (the mean pairwise cosine
 similarity of the cluster's tickets): many alike tickets that no entry is close to is where a new
 entry would deflect the most; a loose mix of several questions, which no single entry could answer,
-ranks lower.
+ranks lower. A cluster beside one ranked above it (nearest centroids) counts for less
+(``knowledge.clustering.rank_apart``): it is often the other half of the same question.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from knowledge.clustering import (
     distinctive_terms,
     mean_pairwise_similarity,
     most_common,
+    rank_apart,
     representatives,
 )
 from knowledge.pii import mask_pii
@@ -255,7 +257,8 @@ def gap_report(
     # Cluster × entry similarities, and for each entry how close it comes to its best-matching cluster.
     similarity = centroids @ faq_vectors.T if len(faq_rows) else np.zeros((len(centroids), 0))
     entry_best = similarity.max(axis=0) if len(faq_rows) else np.zeros(0)
-    clusters = []
+    clusters: list[dict[str, Any]] = []
+    scores: list[float] = []
     for cluster, members in enumerate(members_of):
         centroid = centroids[cluster]
         cohesion = mean_pairwise_similarity(vectors[members])
@@ -270,6 +273,7 @@ def gap_report(
                 "question": faq_rows[position].question,
                 "answers_another_topic_better": bool(closest < float(entry_best[position])),
             }
+        scores.append(len(members) * (1.0 - coverage) * cohesion)
         department, department_share = most_common([rows[i][5] for i in members])
         examples = []
         for i in representatives(vectors, members, centroid, EXAMPLES):
@@ -292,15 +296,23 @@ def gap_report(
                 "faq_coverage": round(coverage, 4),
                 "best_faq": best_faq,
                 "cohesion": round(cohesion, 4),
-                "score": round(len(members) * (1.0 - coverage) * cohesion, 2),
+                "score": round(scores[-1], 2),
                 "terms": labels[cluster],
                 "examples": examples,
                 **({"ticket_ids": [rows[i][0] for i in members]} if with_ticket_ids else {}),
             }
         )
-    ranked = sorted(clusters, key=lambda c: (-c["score"], -c["size"]))[:top]
-    for rank, cluster in enumerate(ranked, start=1):
-        cluster["rank"] = rank
+    order = rank_apart(scores, centroids, groups=language_of)
+    rank_of = {entry.cluster: rank for rank, entry in enumerate(order, start=1)}
+    ranked = [
+        clusters[cluster]
+        | {
+            "rank": rank,
+            "ranking_score": round(score, 2),
+            "beside_rank": rank_of[beside] if beside is not None else None,
+        }
+        for rank, (cluster, score, beside) in enumerate(order[:top], start=1)
+    ]
     return {
         "from": start,
         "to": end,
