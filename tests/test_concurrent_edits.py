@@ -4,7 +4,7 @@ waits for the embedding model, which is where a real race finds the gap (two adm
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,8 @@ from assistant.faq.service import FAQ_SOURCE, create_faq, entry_vectors, update_
 from assistant.indexing.models import ChangeOp, Collection
 from assistant.indexing.service import KnowledgeIndexes, TextEncoder, record_change, vector_from_bytes
 from assistant.schedules.service import ScheduleBook
+from assistant.surveys import service as surveys_service
+from assistant.surveys.models import SurveyCreate, SurveyResponse
 from assistant.tickets.models import Ticket
 from knowledge import TextEmbedder
 
@@ -203,3 +205,32 @@ def test_an_event_stored_by_a_concurrent_delivery_is_not_counted_as_accepted_twi
     assert (answer.accepted, answer.duplicates, answer.tickets) == (1, 1, 1)
     with Session(engine) as session:
         assert len(session.exec(select(InteractionEvent)).all()) == 2
+
+
+@pytest.mark.parametrize("landing_first", ["an older version", "a newer version"])
+def test_two_first_deliveries_of_a_survey_response_keep_the_version_answered_last(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, landing_first: str
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite admits one writer at a time: no other delivery can land between the check and the insert")
+    at = datetime(2026, 11, 17, 15, 0, tzinfo=UTC)
+    mine = SurveyCreate(source="helpdesk", response_id="r-1", csat=5, responded_at=at)
+    other_at = at - timedelta(minutes=5) if landing_first == "an older version" else at + timedelta(minutes=5)
+    other = SurveyCreate(source="helpdesk", response_id="r-1", csat=1, responded_at=other_at)
+    real_upsert = surveys_service.upsert_insert
+    pending = [other]
+
+    def upsert_after_another_delivery_lands(session: Session, table: Any) -> Any:
+        # After the "already stored?" check, before the insert: the same response arrives through another process.
+        while pending:
+            with Session(engine) as elsewhere:
+                surveys_service.ingest_surveys(elsewhere, [pending.pop()], mask=str)
+        return real_upsert(session, table)
+
+    monkeypatch.setattr(surveys_service, "upsert_insert", upsert_after_another_delivery_lands)
+    with Session(engine) as session:
+        surveys_service.ingest_surveys(session, [mine], mask=str)
+    with Session(engine) as session:
+        stored = session.exec(select(SurveyResponse)).one()
+    expected = (5, at) if landing_first == "an older version" else (1, other_at)
+    assert (stored.csat, stored.responded_at) == expected

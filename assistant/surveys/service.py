@@ -56,7 +56,7 @@ def ingest_surveys(session: Session, surveys: Sequence[SurveyCreate], *, mask: C
 
     The version answered last wins: a retried or late older version changes nothing (it had put back a rating
     the customer had changed since). The same response delivered again unchanged, or an older version of it, is
-    a duplicate. Two first deliveries of one response racing each other: the first stored stays.
+    a duplicate, also where two first deliveries of one response race each other.
     """
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     for survey in surveys:  # within one delivery, the latest answer; of two at one moment the later copy
@@ -85,9 +85,16 @@ def ingest_surveys(session: Session, surveys: Sequence[SurveyCreate], *, mask: C
             and any(stored[key][name] != row[name] for name in VALUES)
         ]
         if fresh:
-            # A concurrent delivery of the same response may have landed since the check: it wins, quietly.
+            # A concurrent delivery of the same response may have landed since the check: the version answered
+            # last wins there too, and an erasure since then stays.
+            statement = upsert_insert(session, SURVEYS)
             session.execute(
-                upsert_insert(session, SURVEYS).on_conflict_do_nothing(index_elements=["source", "response_id"]), fresh
+                statement.on_conflict_do_update(
+                    index_elements=["source", "response_id"],
+                    set_={name: statement.excluded[name] for name in (*VALUES, "received_at")},
+                    where=(SURVEYS.c.responded_at <= statement.excluded.responded_at) & SURVEYS.c.erased_at.is_(None),
+                ),
+                fresh,
             )
         for row in changed:
             session.execute(
