@@ -79,6 +79,24 @@ def test_an_faq_edit_racing_another_stores_the_vector_of_the_text_it_stores(
     assert float(vector_from_bytes(row.embedding) @ expected) > 0.9999
 
 
+def test_a_language_set_by_an_edit_meanwhile_outranks_the_detected_one(engine: Engine, embedder: TextEmbedder) -> None:
+    plain = TextEncoder.of(embedder)
+    with Session(engine) as session:
+        entry = create_faq(
+            session, FaqCreate(question="Do you ship abroad?", answer="To the EU."), encoder=plain, language_of=english
+        )
+
+    def other_admin() -> None:
+        with Session(engine) as other:
+            update_faq(other, entry.id, FaqUpdate(language="de"), encoder=plain, language_of=english)
+
+    with Session(engine) as session:
+        racing = meanwhile(embedder, other_admin)
+        update_faq(session, entry.id, FaqUpdate(question="Do you ship overseas?"), encoder=racing, language_of=english)
+    row = stored_entry(engine, entry.id)
+    assert (row.question, row.language) == ("Do you ship overseas?", "de")
+
+
 def test_an_faq_edit_racing_its_deletion_is_not_found(engine: Engine, embedder: TextEmbedder) -> None:
     plain = TextEncoder.of(embedder)
     with Session(engine) as session:

@@ -175,7 +175,7 @@ def update_faq(
     changes = patch.model_dump(exclude_unset=True, exclude_none=True)
     for _ in range(UPDATE_ATTEMPTS):
         row = _get(session, faq_id)
-        seen = (row.question, row.answer)
+        seen, seen_language = (row.question, row.answer), row.language
         text = (changes.get("question", row.question), changes.get("answer", row.answer))
         vector = vector_bytes(entry_vectors([text], encoder.passages)[0]) if text != seen else None
         detect = vector is not None and "language" not in changes
@@ -197,7 +197,8 @@ def update_faq(
                 setattr(current, name, value)
             if vector is not None:
                 current.embedding, current.embedding_model = vector, encoder.model_name
-            if detect:
+            # A language set by another edit meanwhile is an admin's word; detection is only a guess.
+            if detect and current.language == seen_language:
                 current.language = language
             current.updated_at = utcnow()
             session.add(current)
