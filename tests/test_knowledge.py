@@ -330,6 +330,24 @@ def test_bad_suggestion_requests_are_clear_4xx(
     assert response.json()["error"]["code"]
 
 
+def test_a_ticket_solved_before_triage_makes_a_case_without_the_models_guess(
+    client: TestClient[Any], agent_headers: Headers
+) -> None:
+    ticket_id = new_ticket(client, "", "What's the weather tomorrow?")
+    ticket = client.get(f"/v1/tickets/{ticket_id}", headers=agent_headers).json()
+    assert ticket["department"] == "triage" and ticket["intent"], ticket  # the abstained guess
+    case = solve(client, agent_headers, ticket_id, resolution="Told the customer we cannot help with that.")
+    assert (case["intent"], case["department"]) == (None, None), case
+    # Once an agent has routed it, the case takes what the agent said.
+    routed = new_ticket(client, "", "Who won the football match last night?")
+    moved = client.post(
+        f"/v1/tickets/{routed}/reroute", json={"department": "orders", "intent": "order_status"}, headers=agent_headers
+    )
+    assert moved.status_code == 201, moved.text
+    case = solve(client, agent_headers, routed, resolution="Sent the order status.")
+    assert (case["intent"], case["department"]) == ("order_status", "orders"), case
+
+
 def test_bad_solve_requests_are_clear_4xx(client: TestClient[Any], agent_headers: Headers) -> None:
     ticket_id = new_ticket(client, "Late parcel", "Still waiting.")
     bad_action = client.post(

@@ -27,7 +27,7 @@ from assistant.errors import InvalidInput, NotFound, validation_details
 from assistant.faq.service import batches
 from assistant.indexing.models import ChangeOp, Collection
 from assistant.indexing.service import CollectionSource, EmbedFn, TextEncoder, record_change, vector_bytes
-from assistant.routing.engine import ticket_text
+from assistant.routing.engine import TRIAGE_DEPARTMENT, ticket_text
 from assistant.tickets.models import Ticket
 from knowledge.pii import mask_pii
 
@@ -124,7 +124,10 @@ def _store_solution(
         row.summary = summary
         row.resolution = mask_pii(request.resolution)
         row.actions = request.actions
-        row.intent, row.department = ticket.intent, ticket.department
+        # A ticket solved while still waiting for triage has no department, and its intent is the guess the model
+        # abstained on: a case that carried it would lend that guess to the suggestions ranked by intent.
+        untriaged = ticket.department == TRIAGE_DEPARTMENT
+        row.intent, row.department = (None, None) if untriaged else (ticket.intent, ticket.department)
         row.language = ticket.language or language_of(summary)
         row.first_contact = request.first_contact
         row.customer_ref = ticket.customer_ref
