@@ -197,6 +197,16 @@ def test_unsigned_invalid_ticket_is_refused_before_validation(client: TestClient
     assert "details" not in response.json()["error"]
 
 
+def test_a_lone_surrogate_in_the_text_is_refused_not_a_server_error(client: TestClient[Any]) -> None:
+    """A ticketing system that cuts an emoji in half sends "\\ud800" alone: no text, and no database stores it."""
+    for field in ("body", "subject"):
+        response = post_ticket(client, ticket_payload(**{field: "Where is my parcel \ud83d"}))
+        assert response.status_code == 400, response.text
+        error = response.json()["error"]
+        assert error["code"] == "validation_error" and error["details"][0]["field"] == field, error
+    assert count(client, Ticket) == 0
+
+
 def test_hostile_headers_and_bodies_get_4xx(client: TestClient[Any]) -> None:
     body = json.dumps(ticket_payload()).encode()
     now = str(int(time.time()))

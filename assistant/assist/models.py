@@ -93,7 +93,7 @@ class FeedbackCreate(SQLModel):
         return data
 
     @model_validator(mode="after")
-    def _no_nul(self) -> FeedbackCreate:
+    def _storable(self) -> FeedbackCreate:
         for value in (self.target, self.intent, self.agent_id):
             if value is not None and "\x00" in value:
                 raise ValueError("text may not contain NUL characters")

@@ -11,7 +11,7 @@ from sqlalchemy import JSON, Column, LargeBinary
 from sqlmodel import Field, SQLModel
 
 from assistant.db import UTCDateTime, utcnow
-from assistant.tickets.models import reject_nul
+from assistant.tickets.models import reject_unstorable
 
 ACTION_NAME = re.compile(r"[a-z0-9][a-z0-9_\-]{0,63}")
 MAX_ACTIONS = 30
@@ -76,7 +76,7 @@ class SolveRequest(SQLModel):
     @field_validator("resolution")
     @classmethod
     def _resolution(cls, value: str) -> str:
-        reject_nul(value)
+        reject_unstorable(value)
         if not value.strip():
             raise ValueError("may not be blank")
         return value.strip()
@@ -89,7 +89,7 @@ class SolveRequest(SQLModel):
     @field_validator("agent_id")
     @classmethod
     def _agent(cls, value: str | None) -> str | None:
-        return reject_nul(value)
+        return reject_unstorable(value)
 
 
 class CaseImport(SQLModel):
@@ -107,8 +107,8 @@ class CaseImport(SQLModel):
 
     @field_validator("text", "resolution", "intent", "department", "customer_ref", "external_id")
     @classmethod
-    def _no_nul(cls, value: str | None) -> str | None:
-        return reject_nul(value)
+    def _storable(cls, value: str | None) -> str | None:
+        return reject_unstorable(value)
 
     @field_validator("actions", mode="before")
     @classmethod

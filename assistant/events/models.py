@@ -10,7 +10,7 @@ from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from assistant.db import UTCDateTime, utcnow
-from assistant.tickets.models import Channel, check_source_name, reject_nul, trimmed_name, utc_moment
+from assistant.tickets.models import Channel, check_source_name, reject_unstorable, trimmed_name, utc_moment
 
 
 class EventKind(StrEnum):
@@ -85,8 +85,8 @@ class EventCreate(SQLModel):
 
     @field_validator("event_id", "ticket_id", "actor_id", "department", "text")
     @classmethod
-    def _no_nul(cls, value: str | None) -> str | None:
-        return reject_nul(value)
+    def _storable(cls, value: str | None) -> str | None:
+        return reject_unstorable(value)
 
 
 class EventsAccepted(SQLModel):

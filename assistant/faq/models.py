@@ -10,7 +10,7 @@ from sqlalchemy import JSON, Column, LargeBinary
 from sqlmodel import Field, SQLModel
 
 from assistant.db import UTCDateTime, utcnow
-from assistant.tickets.models import reject_nul
+from assistant.tickets.models import reject_unstorable
 
 TAG_CHARS = 64
 ISO_639_1 = re.compile(r"[a-z]{2}")
@@ -44,7 +44,7 @@ class FaqFields(SQLModel):
     @field_validator("question", "answer")
     @classmethod
     def _has_text(cls, value: str) -> str:
-        reject_nul(value)
+        reject_unstorable(value)
         if not value.strip():
             raise ValueError("may not be blank")
         return value.strip()
@@ -65,8 +65,8 @@ class FaqCreate(FaqFields):
 
     @field_validator("external_id")
     @classmethod
-    def _no_nul(cls, value: str | None) -> str | None:
-        return reject_nul(value)
+    def _storable(cls, value: str | None) -> str | None:
+        return reject_unstorable(value)
 
 
 class FaqUpdate(SQLModel):
@@ -83,7 +83,7 @@ class FaqUpdate(SQLModel):
     def _has_text(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        reject_nul(value)
+        reject_unstorable(value)
         if not value.strip():
             raise ValueError("may not be blank")
         return value.strip()
@@ -113,7 +113,7 @@ def iso_language(value: str | None) -> str | None:
 def _clean_tags(tags: list[str]) -> list[str]:
     cleaned: list[str] = []
     for tag in tags:
-        reject_nul(tag)
+        reject_unstorable(tag)
         tag = tag.strip().lower()
         if not tag or len(tag) > TAG_CHARS:
             raise ValueError(f"each tag needs 1 to {TAG_CHARS} characters")

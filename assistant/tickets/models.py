@@ -17,10 +17,17 @@ SOURCE_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 EARLIEST_MOMENT = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def reject_nul(value: str | None) -> str | None:
-    # PostgreSQL cannot store NUL in text; no help-desk text needs one.
-    if value is not None and "\x00" in value:
+def reject_unstorable(value: str | None) -> str | None:
+    """Text no database can store: NUL (PostgreSQL refuses it; no help-desk text needs one) and lone surrogates
+    (a JSON escape such as \\ud800 without its pair, from a system that cut an emoji in half: not text at all)."""
+    if value is None:
+        return value
+    if "\x00" in value:
         raise ValueError("text may not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text may not contain a lone surrogate (half of an escaped character pair)") from None
     return value
 
 
@@ -122,8 +129,8 @@ class TicketCreate(TicketBase):
 
     @field_validator("source", "external_id", "event_id", "subject", "body", "customer_ref", "customer_tier")
     @classmethod
-    def _no_nul(cls, value: str | None) -> str | None:
-        return reject_nul(value)
+    def _storable(cls, value: str | None) -> str | None:
+        return reject_unstorable(value)
 
     @model_validator(mode="after")
     def _has_text(self) -> TicketCreate:
@@ -205,8 +212,8 @@ class RerouteCreate(SQLModel):
 
     @field_validator("department", "intent", "agent_id", "note")
     @classmethod
-    def _no_nul(cls, value: str | None) -> str | None:
-        return reject_nul(value)
+    def _storable(cls, value: str | None) -> str | None:
+        return reject_unstorable(value)
 
     @field_validator("department", "intent")
     @classmethod
@@ -230,8 +237,8 @@ class ConsoleTicketCreate(SQLModel):
 
     @field_validator("subject", "body", "customer_ref", "customer_tier", "agent_id")
     @classmethod
-    def _no_nul(cls, value: str | None) -> str | None:
-        return reject_nul(value)
+    def _storable(cls, value: str | None) -> str | None:
+        return reject_unstorable(value)
 
     @model_validator(mode="after")
     def _has_text(self) -> ConsoleTicketCreate:
