@@ -153,6 +153,7 @@ def test_an_update_does_not_undo_an_agents_reroute(client: TestClient[Any], agen
     assert moved_vip.status_code == 201
     vip_again = post_ticket(client, dict(vip, event_id="evt-2", body="Any news?")).json()
     assert (vip_again["department"], vip_again["rule"]) == ("billing_payments", "agent_correction"), vip_again
+    assert vip_again["alternatives"][0]["department"] != "priority_desk"  # the model's choice, not the VIP rule's
     # ...while one firing for the first time, the legal-threat rule on new text, outranks the earlier correction.
     threat = post_ticket(client, dict(payload, event_id="evt-3", body="My lawyer will hear about this parcel."))
     assert threat.json()["department"] == "escalations" and threat.json()["rule"] == "legal_threat"

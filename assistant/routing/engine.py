@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -211,17 +212,24 @@ class RoutingEngine:
         return decision if rule is None else with_rule(decision, rule)
 
 
+def model_choice_first(decision: DecisionRead) -> list[dict[str, Any]]:
+    """The decision's alternatives with the model's own choice first, for a decision that overrides the model's: a
+    triage or rule decision lists it first already, the model's own decision is it."""
+    if decision.needs_human_triage or decision.kind == DecisionKind.rule.value:
+        return decision.alternatives
+    model_choice = {"department": decision.department, "intent": decision.intent, "confidence": decision.confidence}
+    return [model_choice, *decision.alternatives]
+
+
 def with_rule(decision: DecisionRead, rule: RoutingRule) -> DecisionRead:
     """The decision as ``rule`` makes it, the model's choice kept as the first alternative. ``decision`` may be
     the model's or another rule's: the ticket writer applies a rule that only the stored ticket's tier or
     channel makes fire, after the model has decided."""
-    lists_model_first = decision.needs_human_triage or decision.kind == DecisionKind.rule.value
-    model_choice = {"department": decision.department, "intent": decision.intent, "confidence": decision.confidence}
     return decision.model_copy(
         update={
             "department": rule.department,
             "confidence": 1.0,
-            "alternatives": decision.alternatives if lists_model_first else [model_choice, *decision.alternatives],
+            "alternatives": model_choice_first(decision),
             "needs_human_triage": rule.needs_human_triage,
             "triage_reason": RULE_REASON if rule.needs_human_triage else None,
             "rule": rule.name,

@@ -17,7 +17,7 @@ from assistant.db import UTCDateTime, utcnow, write_lock
 from assistant.errors import InvalidInput, NotFound
 from assistant.events.models import TicketTiming
 from assistant.events.service import CHUNK, by_source, recompute_timings
-from assistant.routing.engine import RoutingEngine, ticket_text, with_rule
+from assistant.routing.engine import RoutingEngine, model_choice_first, ticket_text, with_rule
 from assistant.routing.rules import RoutingRule, first_match
 from assistant.schedules.service import ScheduleBook
 from assistant.tickets.models import (
@@ -339,16 +339,13 @@ def _decided(decision: DecisionRead, correction: Correction | None) -> DecisionR
     department, intent, _ = correction
     if intent is None and department == decision.department:
         intent = decision.intent  # the agent settled the department only; the model's intent in it stands
-    model_choice = {"department": decision.department, "intent": decision.intent, "confidence": decision.confidence}
-    # A triage decision lists the model's guess first already.
-    alternatives = decision.alternatives if decision.needs_human_triage else [model_choice, *decision.alternatives]
     return decision.model_copy(
         update={
             "department": department,
             "intent": intent,
             "confidence": 1.0,
             "intent_confidence": decision.intent_confidence if intent == decision.intent else None,
-            "alternatives": alternatives,
+            "alternatives": model_choice_first(decision),
             "needs_human_triage": False,
             "triage_reason": None,
             "rule": AGENT_CORRECTION_RULE,
