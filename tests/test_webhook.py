@@ -72,17 +72,17 @@ def test_new_event_for_known_ticket_adds_a_decision(client: TestClient[Any], age
 
 
 def test_an_update_keeps_what_it_does_not_send(client: TestClient[Any], make_key: Any) -> None:
-    """A ticketing system may send only what changed: the customer, tier and channel stay (erasure finds the
-    ticket by its customer), in one delivery after another and in one batch alike."""
+    """A ticketing system may send only what changed: the customer, tier, channel and subject stay (erasure finds
+    the ticket by its customer), in one delivery after another and in one batch alike."""
     payload = ticket_payload(customer_ref="cust-keep-me", customer_tier="gold", channel="chat")
     assert post_ticket(client, payload).status_code == 201
-    partial = {k: v for k, v in payload.items() if k not in ("customer_ref", "customer_tier", "channel")}
+    partial = {k: v for k, v in payload.items() if k not in ("customer_ref", "customer_tier", "channel", "subject")}
     update = post_ticket(client, dict(partial, event_id="evt-2", body="Any news on my parcel?"))
     assert update.status_code == 201, update.text
     with Session(client.app.state.engine) as session:
         ticket = session.exec(select(Ticket).where(Ticket.external_id == payload["external_id"])).one()
     assert (ticket.customer_ref, ticket.customer_tier, ticket.channel) == ("cust-keep-me", "gold", "chat")
-    assert ticket.body == "Any news on my parcel?"
+    assert ticket.body == "Any news on my parcel?" and ticket.subject == payload["subject"]  # the subject stays
     # A null is sent, not left out: it clears.
     assert post_ticket(client, dict(partial, event_id="evt-3", customer_tier=None)).status_code == 201
     with Session(client.app.state.engine) as session:

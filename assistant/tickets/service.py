@@ -284,9 +284,10 @@ _DECISION_TRAIL = (
 )
 
 
-# An update that leaves these out keeps the ticket's (one that sends null clears them): a ticketing system that
-# sends only what changed must not erase the customer (whom erasure and deflection find by it), tier or channel.
-_KEPT_WHEN_ABSENT = ("channel", "customer_ref", "customer_tier")
+# An update that leaves these out keeps the ticket's (one that sends null or "" clears them): a ticketing system
+# that sends only what changed must not erase the customer (whom erasure and deflection find by it), the tier, the
+# channel, or the half of the text it did not resend (resolved cases and the gap report read the whole).
+_KEPT_WHEN_ABSENT = ("subject", "body", "channel", "customer_ref", "customer_tier")
 AGENT_CORRECTION_RULE = "agent_correction"
 
 
