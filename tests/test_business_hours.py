@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from assistant.events.timeline import TimelineEvent, timeline_facts
 from assistant.schedules.hours import DEFAULT_SCHEDULE, BusinessSchedule
 
 HOUR = 3600.0
@@ -317,24 +316,3 @@ def test_direct_construction_is_validated_too() -> None:
     a = BusinessSchedule("UTC", {0: [(time(13), time(17)), (time(9), time(13))]})
     b = BusinessSchedule("UTC", {0: [(time(9), time(13)), (time(13), time(17))], 5: []})
     assert a == b
-
-
-def test_the_solving_agent_is_credited_unless_a_customer_or_automation_solved_it() -> None:
-    at = datetime(2026, 11, 16, 9, tzinfo=UTC)
-
-    def agent_of(*solved: TimelineEvent) -> str | None:
-        events = [
-            TimelineEvent(event_id="e0", kind="ticket_created", occurred_at=at, actor_type="customer"),
-            TimelineEvent(
-                event_id="e1", kind="agent_reply", occurred_at=at + timedelta(hours=1), actor_id="agent-anna"
-            ),
-            *solved,
-        ]
-        return timeline_facts(events, schedule_for=lambda _: DEFAULT_SCHEDULE)["agent"]
-
-    later = at + timedelta(hours=2)
-    assert agent_of(TimelineEvent(event_id="e2", kind="solved", occurred_at=later, actor_id="agent-bo")) == "agent-bo"
-    by_bot = TimelineEvent(event_id="e2", kind="solved", occurred_at=later, actor_type="system", actor_id="auto-close")
-    assert agent_of(by_bot) == "agent-anna"  # the agent who answered
-    by_customer = TimelineEvent(event_id="e2", kind="closed", occurred_at=later, actor_type="customer", actor_id="c-1")
-    assert agent_of(by_customer) == "agent-anna"

@@ -95,9 +95,7 @@ def timeline_facts(
             solved = True
             first_solved_at = first_solved_at or event.occurred_at
             last_solved_at = event.occurred_at
-            # A customer or an automation closing the ticket is no agent; an event that names its actor but not the
-            # actor's type is taken for an agent's, as an agent_reply is whoever sends it.
-            if event.actor_type in (ActorType.agent.value, None):
+            if event.actor_type == ActorType.agent.value:  # a customer closing their ticket is no agent
                 solver = event.actor_id or solver
         elif kind == EventKind.reopened.value:
             last_reopened_at = event.occurred_at  # also for a ticket solved only here, where the events never said so
