@@ -127,9 +127,7 @@ def test_an_update_in_the_same_batch_is_routed_with_the_tier_its_ticket_came_wit
     routed without the tier, and the rule the tier makes fire is applied as it is stored."""
     vip_rule = RoutingRule.from_dict({"name": "vip", "customer_tiers": ["vip"], "department": "priority_desk"})
     created = TicketCreate(**ticket_payload(customer_tier="vip"))
-    follow_up = TicketCreate(
-        **{k: v for k, v in ticket_payload(external_id=created.external_id, event_id="evt-2").items()}
-    )
+    follow_up = TicketCreate(**ticket_payload(external_id=created.external_id, event_id="evt-2"))  # no tier
     with Session(engine) as session:
         ruled = with_rule(decision(), vip_rule)
         results = stage_batch(
@@ -140,3 +138,20 @@ def test_an_update_in_the_same_batch_is_routed_with_the_tier_its_ticket_came_wit
     assert second_created and second.ticket_id == first.ticket_id
     assert (second.department, second.rule, second.kind) == ("priority_desk", "vip", "rule")
     assert second.alternatives[0] == {"department": "shipping_delivery", "intent": "track_package", "confidence": 0.9}
+
+
+def test_a_channel_left_out_is_the_stored_one_for_an_update_and_other_for_a_new_ticket(engine: Engine) -> None:
+    """The model routes a delivery without a channel with none; the writer checks the rules with what is stored."""
+    web_forms = RoutingRule.from_dict({"name": "web_forms", "channels": ["other"], "department": "forms_desk"})
+    no_channel = {k: v for k, v in ticket_payload().items() if k != "channel"}
+    new_ticket = TicketCreate(**no_channel)
+    emailed = TicketCreate(**ticket_payload(channel="email"))
+    update = TicketCreate(**dict(no_channel, external_id=emailed.external_id, event_id="evt-2"))
+    assert (new_ticket.routed_channel, emailed.routed_channel, update.routed_channel) == (None, "email", None)
+    with Session(engine) as session:
+        batch = [(new_ticket, decision()), (emailed, decision()), (update, decision())]
+        results = stage_batch(session, batch, schedules=ScheduleBook(engine), rules=[web_forms])
+        session.commit()
+    (new_one, _), (first, _), (updated, _) = results
+    assert (new_one.department, new_one.rule) == ("forms_desk", "web_forms")
+    assert (first.rule, updated.rule, updated.department) == (None, None, "shipping_delivery")

@@ -53,7 +53,7 @@ async def ingest_delivery(
         decision = await routing.decide_async(
             subject=payload.subject,
             body=payload.body,
-            channel=payload.channel.value,
+            channel=payload.routed_channel,
             customer_tier=payload.customer_tier,
             source=payload.source,
         )

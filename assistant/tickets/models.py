@@ -132,6 +132,12 @@ class TicketCreate(TicketBase):
     def _storable(cls, value: str | None) -> str | None:
         return reject_unstorable(value)
 
+    @property
+    def routed_channel(self) -> str | None:
+        """The channel to route by: none where the delivery leaves it out (the ticket writer then checks the rules
+        with the stored one, or with "other" for a new ticket), not the default it would otherwise read as."""
+        return self.channel.value if "channel" in self.model_fields_set else None
+
     @model_validator(mode="after")
     def _has_text(self) -> TicketCreate:
         if not (self.subject.strip() or self.body.strip()):

@@ -56,7 +56,7 @@ def ingest_ticket(
     decision = engine.decide(
         subject=payload.subject,
         body=payload.body,
-        channel=payload.channel.value,
+        channel=payload.routed_channel,
         customer_tier=payload.customer_tier,
         source=payload.source,
     )
@@ -69,7 +69,7 @@ def store_decided(
     decision: DecisionRead,
     *,
     schedules: ScheduleBook | None,
-    rules: Sequence[RoutingRule] = (),
+    rules: Sequence[RoutingRule],
 ) -> tuple[DecisionRead, bool]:
     """Commit a routed ticket in a transaction of its own; a delivery stored first (by a concurrent request
     or another process) wins, and its decision is returned instead."""
@@ -96,7 +96,7 @@ def stage_decided(
     decision: DecisionRead,
     *,
     schedules: ScheduleBook | None,
-    rules: Sequence[RoutingRule] = (),
+    rules: Sequence[RoutingRule],
 ) -> tuple[DecisionRead, bool]:
     """Add a routed ticket to the session's transaction, uncommitted; a delivery already there (committed,
     or staged earlier in this transaction) is returned instead, with False."""
@@ -108,7 +108,7 @@ def stage_batch(
     batch: Sequence[tuple[TicketCreate, DecisionRead]],
     *,
     schedules: ScheduleBook | None,
-    rules: Sequence[RoutingRule] = (),
+    rules: Sequence[RoutingRule],
 ) -> list[tuple[DecisionRead, bool]]:
     """``stage_decided`` for many routed tickets at once, uncommitted, in a handful of statements: the ORM's
     per-object work cost about 4 ms of CPU per ticket, more than everything else a webhook does.
@@ -156,7 +156,8 @@ def stage_batch(
     for i in new:
         payload, decision = batch[i]
         key2 = (payload.source, payload.external_id)
-        known = facts.setdefault(key2, {"channel": None, "customer_tier": None})
+        # A new ticket that leaves out its channel is stored as "other".
+        known = facts.setdefault(key2, {"channel": Channel.other.value, "customer_tier": None})
         decision = _with_stored_facts(payload, decision, known, rules)
         known |= {name: _sent(payload, name) for name in known if name in payload.model_fields_set}
         ticket_id = ticket_ids.get(key2)
