@@ -474,12 +474,12 @@ def insights_gaps(data_dir: Path | None, start: str | None, end: str | None, top
         f"{report['tickets']} tickets ({report['tickets_analysed']} analysed) in {report['clusters_found']} topics; "
         f"{report['faq_entries']} published FAQ entries"
     )
-    click.echo(f"{'#':>3s} {'tickets':>7s} {'FAQ cover':>9s} {'score':>7s}  {'department':20s} topic")
+    click.echo(f"{'#':>3s} {'tickets':>7s} {'FAQ cover':>9s} {'ranked':>7s}  {'department':20s} topic")
     for cluster in report["clusters"]:
         click.echo(
-            f"{cluster['rank']:3d} {cluster['size']:7d} {cluster['faq_coverage']:9.2f} {cluster['score']:7.1f}  "
-            f"{str(cluster['department'])[:20]:20s} {', '.join(cluster['terms'])}"
-            + (f" (beside #{cluster['beside_rank']})" if cluster["beside_rank"] else "")
+            f"{cluster['rank']:3d} {cluster['size']:7d} {cluster['faq_coverage']:9.2f} "
+            f"{cluster['ranking_score']:7.1f}  {str(cluster['department'])[:20]:20s} {', '.join(cluster['terms'])}"
+            + (f" (nearest to #{cluster['beside_rank']})" if cluster["beside_rank"] else "")
         )
         for example in cluster["examples"]:
             click.echo(f"{'':31s}- {example['text'][:100]}")

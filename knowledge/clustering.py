@@ -149,7 +149,8 @@ def rank_apart(
     discount: float = NEIGHBOUR_DISCOUNT,
 ) -> list[Ranked]:
     """Clusters best score first, where each pick lowers by ``discount`` the clusters still left that it is linked
-    to by nearest centroid (its own nearest cluster, and those whose nearest it is). K-means splits a large
+    to by nearest centroid (its own nearest cluster, and those whose nearest it is; a cluster linked to two picks
+    is lowered twice). No similarity bound: every cluster has a nearest one. K-means splits a large
     question into neighbouring clusters, and the second half of a question already listed tells a reader less
     than a question of its own; a lowered cluster still ranks high where its score says so. ``groups``: clusters
     link only within their group (a language: an FAQ entry answers one)."""
@@ -172,7 +173,7 @@ def rank_apart(
         linked = linked_to == pick
         if linked_to[pick] >= 0:
             linked[linked_to[pick]] = True
-        for other in np.flatnonzero(linked & remaining):
+        for other in np.flatnonzero(linked & remaining & (left > 0)):  # a discount must not lift a negative score
             left[other] *= discount
             beside[other] = pick if beside[other] is None else beside[other]
     return ranked

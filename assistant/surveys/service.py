@@ -56,7 +56,8 @@ def ingest_surveys(session: Session, surveys: Sequence[SurveyCreate], *, mask: C
 
     The version answered last wins: a retried or late older version changes nothing (it had put back a rating
     the customer had changed since). The same response delivered again unchanged, or an older version of it, is
-    a duplicate, also where two first deliveries of one response race each other.
+    a duplicate. Two first deliveries of one response racing each other keep the version answered last too, though
+    both are counted as accepted; a response erased meanwhile keeps its stored scores.
     """
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     for survey in surveys:  # within one delivery, the latest answer; of two at one moment the later copy

@@ -113,7 +113,7 @@ async function showGaps(c) {
         el("td", { class: "num" }, String(cluster.rank)),
         el("th", { scope: "row" },
           el("span", {}, cluster.terms.join(", ") || "(no distinctive words)"),
-          cluster.beside_rank ? el("span", { class: "meta" }, ` (beside topic ${cluster.beside_rank}: maybe the same question)`) : null,
+          cluster.beside_rank ? el("span", { class: "meta" }, ` (nearest to topic ${cluster.beside_rank}, ranked lower for it)`) : null,
           el("details", { class: "data" },
             el("summary", {}, `${cluster.examples.length} typical ticket${cluster.examples.length === 1 ? "" : "s"}`),
             el("ul", {}, cluster.examples.map((example) =>
