@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from assistant.events.timeline import TimelineEvent, timeline_facts
 from assistant.schedules.hours import DEFAULT_SCHEDULE, BusinessSchedule
 
 HOUR = 3600.0
@@ -316,3 +317,26 @@ def test_direct_construction_is_validated_too() -> None:
     a = BusinessSchedule("UTC", {0: [(time(13), time(17)), (time(9), time(13))]})
     b = BusinessSchedule("UTC", {0: [(time(9), time(13)), (time(13), time(17))], 5: []})
     assert a == b
+
+
+def test_first_contact_counts_the_replies_up_to_the_solve_and_an_agents_opening_is_no_response() -> None:
+    at = datetime(2026, 11, 16, 9, tzinfo=UTC)
+
+    def facts(*events: tuple[str, int, str | None]) -> dict[str, Any]:
+        timeline = [
+            TimelineEvent(event_id=f"e{n}", kind=kind, occurred_at=at + timedelta(hours=hours), actor_type=actor)
+            for n, (kind, hours, actor) in enumerate(events)
+        ]
+        return timeline_facts(timeline, schedule_for=lambda _: DEFAULT_SCHEDULE)
+
+    created = ("ticket_created", 0, "customer")
+    thanked = facts(created, ("agent_reply", 1, "agent"), ("solved", 2, "agent"), ("agent_reply", 3, "agent"))
+    assert thanked["fcr"] is True and thanked["agent_replies"] == 2
+    twice = facts(created, ("agent_reply", 1, "agent"), ("agent_reply", 2, "agent"), ("solved", 3, "agent"))
+    assert twice["fcr"] is False
+    # No creation event, and the first event is the agent's: nothing to time the first response from until the
+    # customer writes; it used to be 0 h.
+    outbound = facts(("agent_reply", 0, "agent"), ("customer_reply", 2, "customer"), ("agent_reply", 3, "agent"))
+    due, answered = at + timedelta(hours=2), at + timedelta(hours=3)
+    assert (outbound["reply_due_from"], outbound["first_reply_at"]) == (due, answered)
+    assert outbound["frt_seconds"] == 3600

@@ -62,7 +62,13 @@ def timeline_facts(
     ordered = sorted(events, key=lambda e: (e.occurred_at, _SAME_INSTANT_ORDER.get(e.kind, 9), e.event_id))
     created = next((e for e in ordered if e.kind == EventKind.ticket_created.value), None)
     created_at = created.occurred_at if created is not None else ordered[0].occurred_at
-    agent_made = created is not None and created.actor_type == ActorType.agent.value
+    if created is not None:
+        agent_made = created.actor_type == ActorType.agent.value
+    else:
+        # Known only from its events, a ticket whose first is an agent's message has no request we saw it answer: its
+        # first response is timed from the customer's first reply, not as 0 h from the agent's own message.
+        first = ordered[0]
+        agent_made = first.kind == EventKind.agent_reply.value or first.actor_type == ActorType.agent.value
 
     department = created.department if created is not None else None
     channel = next((e.channel for e in ordered if e.channel), None)
@@ -74,6 +80,8 @@ def timeline_facts(
     solver: str | None = None
     solved = False
     agent_replies = reopens = transfers = 0
+    # Public agent replies up to the first solve: a thank-you sent after it is no second contact.
+    replies_when_solved: int | None = None
     for event in ordered:
         if event.occurred_at < created_at:
             continue  # before the ticket existed: a clock error upstream, not part of this ticket's life
@@ -94,6 +102,7 @@ def timeline_facts(
                 continue
             solved = True
             first_solved_at = first_solved_at or event.occurred_at
+            replies_when_solved = agent_replies if replies_when_solved is None else replies_when_solved
             last_solved_at = event.occurred_at
             if event.actor_type == ActorType.agent.value:  # a customer closing their ticket is no agent
                 solver = event.actor_id or solver
@@ -126,7 +135,7 @@ def timeline_facts(
         "agent_replies": agent_replies,
         "reopens": reopens,
         "transfers": transfers,
-        "fcr": (agent_replies <= 1 and reopens == 0 and transfers == 0) if solved else None,
+        "fcr": ((replies_when_solved or 0) <= 1 and reopens == 0 and transfers == 0) if solved else None,
         "frt_seconds": None,
         "frt_business_seconds": None,
         "first_resolution_seconds": None,
