@@ -207,8 +207,9 @@ def test_solved_ticket_is_a_masked_case_and_drives_suggestions(client: TestClien
     assert case["id"] in actions["contact-carrier"]["case_ids"]
     assert "unlock-account" not in actions or actions["unlock-account"]["score"] < actions["contact-carrier"]["score"]
 
-    by_ticket = client.post("/v1/suggestions", json={"ticket_id": other}, headers=agent_headers).json()
-    assert by_ticket["ticket_id"] == other and by_ticket["actions"][0]["action"] in {
+    locked_out = new_ticket(client, "Locked out", "I cannot sign in: my account is locked after wrong passwords.")
+    by_ticket = client.post("/v1/suggestions", json={"ticket_id": locked_out}, headers=agent_headers).json()
+    assert by_ticket["ticket_id"] == locked_out and by_ticket["actions"][0]["action"] in {
         "verify-identity",
         "unlock-account",
     }
@@ -328,6 +329,23 @@ def test_bad_suggestion_requests_are_clear_4xx(
     response = client.post("/v1/suggestions", json=body, headers=agent_headers)
     assert response.status_code == status, response.text
     assert response.json()["error"]["code"]
+
+
+def test_suggestions_for_a_solved_ticket_leave_out_its_own_case(
+    client: TestClient[Any], agent_headers: Headers
+) -> None:
+    """Reopened, the ticket asks for help again: its own earlier case is the same text, not a similar one."""
+    first = new_ticket(client, "Parcel never arrived", "My parcel is two weeks late and tracking shows nothing.")
+    own = solve(client, agent_headers, first, resolution="Reshipped.", actions=["reship-order"])
+    other = new_ticket(client, "Parcel missing", "My parcel is two weeks late, the tracking has not moved.")
+    similar = solve(client, agent_headers, other, resolution="Refunded.", actions=["offer-refund"])
+    response = client.post("/v1/suggestions", json={"ticket_id": first, "cases": 5}, headers=agent_headers)
+    assert response.status_code == 200, response.text
+    shown = [case["id"] for case in response.json()["cases"]]
+    assert own["id"] not in shown and shown[0] == similar["id"], response.json()
+    text = {"text": "My parcel is two weeks late", "cases": 5}
+    by_text = client.post("/v1/suggestions", json=text, headers=agent_headers)
+    assert own["id"] in [case["id"] for case in by_text.json()["cases"]]
 
 
 def test_a_ticket_solved_before_triage_makes_a_case_without_the_models_guess(

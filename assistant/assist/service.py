@@ -239,7 +239,11 @@ class AssistEngine:
         revision = self.indexes.revision
         # And every verdict from one moment too.
         verdicts = self.feedback.current()
-        similar = self._similar_cases(session, analysis, verdicts) if (request.cases or request.actions) else []
+        similar = (
+            self._similar_cases(session, analysis, verdicts, asked_for=request.ticket_id)
+            if (request.cases or request.actions)
+            else []
+        )
         cases = [
             CaseSuggestion(
                 id=hit.id,
@@ -289,9 +293,11 @@ class AssistEngine:
         )
 
     def _similar_cases(
-        self, session: Session, analysis: Analysis, verdicts: Verdicts
+        self, session: Session, analysis: Analysis, verdicts: Verdicts, *, asked_for: int | None
     ) -> list[tuple[Hit, CaseEvidence]]:
-        """Nearest cases, those of the intent the classifier expects moved up, agents' verdicts applied."""
+        """Nearest cases, those of the intent the classifier expects moved up, agents' verdicts applied. Not the case
+        of the ticket ``asked_for`` itself (solved before, reopened now): it is the same text, not a similar one, and
+        would lead every list and the next-best actions."""
         hits = self.indexes.search(Collection.cases.value, analysis.vector, CASE_CANDIDATES, min_score=MIN_CASE_SCORE)[
             0
         ]
@@ -300,7 +306,7 @@ class AssistEngine:
         rescored = []
         for hit in hits:
             row = rows.get(hit.id)
-            if row is None:  # deleted since the index last heard
+            if row is None or (asked_for is not None and row.ticket_id == asked_for):  # or deleted since indexed
                 continue
             agreement = analysis.intent_probabilities.get(row.intent or "", 0.0)
             score = (hit.score + INTENT_AGREEMENT_WEIGHT * agreement) * feedback_factor(

@@ -63,6 +63,7 @@ class CaseEvidence:
     actions: tuple[str, ...]
     intent: str | None
     first_contact: bool
+    ticket_id: int | None  # the ticket it was solved from; None for an imported case
 
 
 class SolveRequest(SQLModel):

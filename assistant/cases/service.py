@@ -71,11 +71,12 @@ def cases_by_id(session: Session, case_ids: Sequence[int]) -> dict[int, CaseEvid
             ResolvedCase.actions,
             ResolvedCase.intent,
             ResolvedCase.first_contact,
+            ResolvedCase.ticket_id,
         ).where(col(ResolvedCase.id).in_(list(case_ids)))
     )
     return {
-        case_id: CaseEvidence(case_id, summary, resolution, tuple(actions), intent, first_contact)
-        for case_id, summary, resolution, actions, intent, first_contact in rows
+        case_id: CaseEvidence(case_id, summary, resolution, tuple(actions), intent, first_contact, ticket_id)
+        for case_id, summary, resolution, actions, intent, first_contact, ticket_id in rows
         if case_id is not None
     }
 
