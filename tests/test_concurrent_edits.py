@@ -18,7 +18,7 @@ from assistant.cases.service import solve_ticket
 from assistant.errors import NotFound
 from assistant.events.models import EventCreate, InteractionEvent
 from assistant.events.service import ingest_events
-from assistant.faq.models import FaqCreate, FaqEntry, FaqUpdate
+from assistant.faq.models import FaqCreate, FaqEntry, FaqRead, FaqUpdate
 from assistant.faq.service import FAQ_SOURCE, create_faq, entry_vectors, update_faq
 from assistant.indexing.models import ChangeOp, Collection
 from assistant.indexing.service import KnowledgeIndexes, TextEncoder, record_change, vector_from_bytes
@@ -52,6 +52,12 @@ def stored_entry(engine: Engine, entry_id: int) -> FaqEntry:
         return row
 
 
+def shipping_entry(engine: Engine, encoder: TextEncoder) -> FaqRead:
+    with Session(engine) as session:
+        shipping = FaqCreate(question="Do you ship abroad?", answer="To the EU.")
+        return create_faq(session, shipping, encoder=encoder, language_of=english)
+
+
 def test_an_faq_edit_racing_another_stores_the_vector_of_the_text_it_stores(
     engine: Engine, embedder: TextEmbedder
 ) -> None:
@@ -81,10 +87,7 @@ def test_an_faq_edit_racing_another_stores_the_vector_of_the_text_it_stores(
 
 def test_a_language_set_by_an_edit_meanwhile_outranks_the_detected_one(engine: Engine, embedder: TextEmbedder) -> None:
     plain = TextEncoder.of(embedder)
-    with Session(engine) as session:
-        entry = create_faq(
-            session, FaqCreate(question="Do you ship abroad?", answer="To the EU."), encoder=plain, language_of=english
-        )
+    entry = shipping_entry(engine, plain)
 
     def other_admin() -> None:
         with Session(engine) as other:
@@ -99,10 +102,7 @@ def test_a_language_set_by_an_edit_meanwhile_outranks_the_detected_one(engine: E
 
 def test_an_faq_edit_racing_its_deletion_is_not_found(engine: Engine, embedder: TextEmbedder) -> None:
     plain = TextEncoder.of(embedder)
-    with Session(engine) as session:
-        entry = create_faq(
-            session, FaqCreate(question="Do you ship abroad?", answer="To the EU."), encoder=plain, language_of=english
-        )
+    entry = shipping_entry(engine, plain)
 
     def other_admin() -> None:
         with Session(engine) as other:
