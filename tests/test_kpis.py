@@ -324,6 +324,19 @@ def test_kpi_period_and_grouping_are_checked(client: TestClient[Any], lead: Head
         assert response.json()["error"]["code"]
 
 
+def test_a_period_of_plain_dates_is_midnight_utc(loaded: TestClient[Any], lead: Headers) -> None:
+    """As the CLI takes it: 2026-11-16 is 2026-11-16T00:00:00Z."""
+    dated = loaded.get("/v1/kpis", params={"from": "2026-10-01", "to": "2026-11-20", "group_by": "all"}, headers=lead)
+    timed = {"from": "2026-10-01T00:00:00Z", "to": "2026-11-20T00:00:00+00:00", "group_by": "all"}
+    assert dated.status_code == 200, dated.text
+    assert dated.json() == loaded.get("/v1/kpis", params=timed, headers=lead).json()
+    for bad in ("2026-13-01", "yesterday", "2026-11-01T00:00:00"):
+        refused = loaded.get("/v1/kpis", params={"from": bad}, headers=lead)
+        assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_period", refused.text
+    gaps = loaded.get("/v1/insights/self-service-gaps", params={"from": "2026-11-30", "to": "2026-11-01"}, headers=lead)
+    assert gaps.status_code == 400 and gaps.json()["error"]["code"] == "invalid_period"
+
+
 def test_bulk_import_and_the_kpis_command(settings: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from assistant.cli import main
 
@@ -406,10 +419,10 @@ def test_schedules_from_a_config_file_at_start(
 
 def test_a_bad_period_names_the_parameters_the_client_sent(client: TestClient[Any], lead: Headers) -> None:
     for path in ("/v1/kpis", "/v1/insights/drivers"):
-        response = client.get(path, params={"from": "2026-11-01", "to": "last week"}, headers=lead)
+        response = client.get(path, params={"from": "2026-11-01T09:00", "to": "last week"}, headers=lead)
         assert response.status_code == 400, response.text
         error = response.json()["error"]
-        assert error["code"] == "validation_error"
+        assert error["code"] == "invalid_period"
         assert {detail["field"] for detail in error["details"]} == {"from", "to"}, error
         for detail in error["details"]:
             assert detail["in"] == "query" and "2026-11-01T00:00:00Z" in detail["message"], detail

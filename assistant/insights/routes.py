@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import get
@@ -14,12 +13,10 @@ from sqlmodel import Session
 from assistant.auth.models import Role
 from assistant.indexing.service import TextEncoder
 from assistant.insights import deflection, drivers, gaps
-from assistant.kpis.routes import period_bounds
+from assistant.kpis.routes import PeriodEnd, PeriodStart, period_bounds
 from assistant.settings import Settings
 
 LEAD_ROLES = [Role.admin, Role.agent]
-Start = Annotated[datetime | None, QueryParameter(name="from", description="start, with a time zone")]
-End = Annotated[datetime | None, QueryParameter(name="to", description="end (exclusive), with a time zone")]
 
 
 @get(
@@ -31,7 +28,8 @@ End = Annotated[datetime | None, QueryParameter(name="to", description="end (exc
         "silhouette). Per cluster: volume, main department, the tickets nearest its centre (PII-masked), and its "
         "coverage by the closest published FAQ entry's whole text (discounted when that entry matches another "
         "cluster better) and its cohesion (how alike its tickets are); ranked by volume × (1 − coverage) × "
-        "cohesion. Default period: the last 30 days. Needs at least 10 tickets."
+        "cohesion, a cluster linked by nearest centroid to one ranked above it at three quarters per link. Default "
+        "period: the last 30 days. Needs at least 10 tickets."
     ),
     opt={"roles": LEAD_ROLES},
     sync_to_thread=True,
@@ -40,8 +38,8 @@ def self_service_gaps(
     session: NamedDependency[Session],
     text_encoder: NamedDependency[TextEncoder],
     settings: NamedDependency[Settings],
-    start: Start = None,
-    end: End = None,
+    start: PeriodStart = None,
+    end: PeriodEnd = None,
     top: Annotated[int, QueryParameter(ge=1, le=200, description="how many clusters to return")] = 20,
     ticket_ids: Annotated[bool, QueryParameter(description="list every ticket id of each cluster")] = False,
 ) -> dict[str, Any]:
@@ -74,8 +72,8 @@ def self_service_gaps(
 )
 def satisfaction_drivers(
     session: NamedDependency[Session],
-    start: Start = None,
-    end: End = None,
+    start: PeriodStart = None,
+    end: PeriodEnd = None,
     target: Annotated[str, QueryParameter(pattern="^(csat|ces|nps)$", description="the score to explain")] = "csat",
 ) -> dict[str, Any]:
     period_start, period_end = period_bounds(start, end, default_days=90)
@@ -99,8 +97,8 @@ def deflection_rate(
     session: NamedDependency[Session],
     settings: NamedDependency[Settings],
     state: State,
-    start: Start = None,
-    end: End = None,
+    start: PeriodStart = None,
+    end: PeriodEnd = None,
     group_by: Annotated[str, QueryParameter(pattern="^(day|week|all)$")] = "day",
     window_hours: Annotated[float | None, QueryParameter(gt=0, le=24 * 90)] = None,
 ) -> dict[str, Any]:

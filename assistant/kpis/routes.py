@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from litestar import Response, delete, get, put
@@ -28,17 +28,47 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
-def period_bounds(start: datetime | None, end: datetime | None, *, default_days: int = 30) -> tuple[datetime, datetime]:
-    for name, moment in (("from", start), ("to", end)):
-        if moment is None:
-            continue
-        if moment.tzinfo is None:
-            raise InvalidInput(f"'{name}' needs a time zone, e.g. 2026-11-01T00:00:00Z.", code="invalid_period")
-        if not EARLIEST <= moment <= LATEST:
-            raise InvalidInput(f"'{name}' must lie between 1970 and 2200.", code="invalid_period")
-    end = (end or datetime.now(UTC)).astimezone(UTC)
-    start = (start or end - timedelta(days=default_days)).astimezone(UTC)
-    return start, end
+# A period's ends as the API takes them: a plain date, as the CLI takes it, is midnight UTC.
+PeriodStart = Annotated[
+    str | None,
+    QueryParameter(name="from", max_length=40, description="start: 2026-11-01 (midnight UTC) or a time with a zone"),
+]
+PeriodEnd = Annotated[
+    str | None,
+    QueryParameter(name="to", max_length=40, description="end (exclusive): a date or a time with a zone"),
+]
+
+
+def moment(text: str) -> datetime:
+    """A plain date is midnight UTC; a time needs its zone. ``ValueError`` with a sentence otherwise."""
+    try:
+        if len(text) == len("2026-11-01"):
+            return datetime.combine(date.fromisoformat(text), time(), tzinfo=UTC)
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError("must be a date (2026-11-01) or a time with a zone (2026-11-01T00:00:00Z)") from None
+    if parsed.tzinfo is None:
+        raise ValueError("needs a time zone, e.g. 2026-11-01T00:00:00Z")
+    if not EARLIEST <= parsed <= LATEST:
+        raise ValueError("must lie between 1970 and 2200")
+    return parsed
+
+
+def period_bounds(start: str | None, end: str | None, *, default_days: int = 30) -> tuple[datetime, datetime]:
+    bounds: dict[str, datetime | None] = {}
+    problems = []
+    for name, text in (("from", start), ("to", end)):
+        try:
+            bounds[name] = None if text is None else moment(text)
+        except ValueError as exc:
+            problems.append({"field": name, "in": "query", "message": f"'{name}' {exc}."})
+    if problems:
+        raise InvalidInput(
+            " ".join(problem["message"] for problem in problems), code="invalid_period", details=problems
+        )
+    period_end = (bounds["to"] or datetime.now(UTC)).astimezone(UTC)
+    period_start = (bounds["from"] or period_end - timedelta(days=default_days)).astimezone(UTC)
+    return period_start, period_end
 
 
 @dataclass
@@ -66,8 +96,8 @@ class KpisOperation(ApiOperation):
 )
 def kpis(
     session: NamedDependency[Session],
-    start: Annotated[datetime | None, QueryParameter(name="from", description="start, with a time zone")] = None,
-    end: Annotated[datetime | None, QueryParameter(name="to", description="end (exclusive), with a time zone")] = None,
+    start: PeriodStart = None,
+    end: PeriodEnd = None,
     group_by: Annotated[
         str,
         QueryParameter(
@@ -104,8 +134,8 @@ def kpis(
 )
 def kpi_distribution(
     session: NamedDependency[Session],
-    start: Annotated[datetime | None, QueryParameter(name="from", description="start, with a time zone")] = None,
-    end: Annotated[datetime | None, QueryParameter(name="to", description="end (exclusive), with a time zone")] = None,
+    start: PeriodStart = None,
+    end: PeriodEnd = None,
     metric: Annotated[str, QueryParameter(pattern="^(frt|first_resolution|full_resolution)$")] = "frt",
     hours: Annotated[str, QueryParameter(pattern="^(business|calendar)$")] = "business",
     group_by: Annotated[str, QueryParameter(max_length=64, description="as for /v1/kpis")] = "department",
