@@ -330,8 +330,8 @@ def test_a_period_of_plain_dates_is_midnight_utc(loaded: TestClient[Any], lead: 
     timed = {"from": "2026-10-01T00:00:00Z", "to": "2026-11-20T00:00:00+00:00", "group_by": "all"}
     assert dated.status_code == 200, dated.text
     assert dated.json() == loaded.get("/v1/kpis", params=timed, headers=lead).json()
-    for bad in ("2026-13-01", "yesterday", "2026-11-01T00:00:00"):
-        refused = loaded.get("/v1/kpis", params={"from": bad}, headers=lead)
+    for bad in ("2026-13-01", "yesterday", "2026-11-01T00:00:00", "0001-01-01", "9999-12-31"):
+        refused = loaded.get("/v1/kpis", params={"to": bad}, headers=lead)
         assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_period", refused.text
     gaps = loaded.get("/v1/insights/self-service-gaps", params={"from": "2026-11-30", "to": "2026-11-01"}, headers=lead)
     assert gaps.status_code == 400 and gaps.json()["error"]["code"] == "invalid_period"

@@ -43,8 +43,9 @@ def moment(text: str) -> datetime:
     """A plain date is midnight UTC; a time needs its zone. ``ValueError`` with a sentence otherwise."""
     try:
         if len(text) == len("2026-11-01"):
-            return datetime.combine(date.fromisoformat(text), time(), tzinfo=UTC)
-        parsed = datetime.fromisoformat(text)
+            parsed = datetime.combine(date.fromisoformat(text), time(), tzinfo=UTC)
+        else:
+            parsed = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError("must be a date (2026-11-01) or a time with a zone (2026-11-01T00:00:00Z)") from None
     if parsed.tzinfo is None:
