@@ -7,7 +7,7 @@ Definitions (docs/KPIS.md, in line with the big help desks):
 - First resolution: creation → first ``solved``; full resolution: creation → last ``solved`` (reopens
   included), only while the ticket is solved; a ``solved`` without a reopen before it changes nothing.
   ``closed`` without ``solved`` counts as solved then.
-- FCR: solved with at most one public agent reply, never reopened, never transferred.
+- FCR: solved with at most one public agent reply before the first ``solved``, never reopened, never transferred.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def timeline_facts(
     solved = False
     agent_replies = reopens = transfers = 0
     # Public agent replies up to the first solve: a thank-you sent after it is no second contact.
-    replies_when_solved: int | None = None
+    replies_when_solved = 0
     for event in ordered:
         if event.occurred_at < created_at:
             continue  # before the ticket existed: a clock error upstream, not part of this ticket's life
@@ -101,8 +101,8 @@ def timeline_facts(
                 # click), changes nothing: the ticket was resolved when it was first solved.
                 continue
             solved = True
-            first_solved_at = first_solved_at or event.occurred_at
-            replies_when_solved = agent_replies if replies_when_solved is None else replies_when_solved
+            if first_solved_at is None:
+                first_solved_at, replies_when_solved = event.occurred_at, agent_replies
             last_solved_at = event.occurred_at
             if event.actor_type == ActorType.agent.value:  # a customer closing their ticket is no agent
                 solver = event.actor_id or solver
@@ -135,7 +135,7 @@ def timeline_facts(
         "agent_replies": agent_replies,
         "reopens": reopens,
         "transfers": transfers,
-        "fcr": ((replies_when_solved or 0) <= 1 and reopens == 0 and transfers == 0) if solved else None,
+        "fcr": (replies_when_solved <= 1 and reopens == 0 and transfers == 0) if solved else None,
         "frt_seconds": None,
         "frt_business_seconds": None,
         "first_resolution_seconds": None,
