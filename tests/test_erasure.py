@@ -14,7 +14,7 @@ from assistant.db import make_engine
 from assistant.insights.models import TicketVector
 from assistant.security import signed_headers
 from assistant.settings import Settings
-from tests.support import WEBHOOK_SECRET, WEBHOOK_SOURCE, post_ticket, ticket_payload
+from tests.support import WEBHOOK_SECRET, WEBHOOK_SOURCE, deliver_events, post_ticket, ticket_payload
 
 Headers = dict[str, str]
 MARKER = "Quokkaflux"  # a word that appears nowhere else
@@ -194,3 +194,57 @@ def test_logs_are_masked(caplog: Any) -> None:
     with caplog.at_level(logging.INFO, logger="assistant.test-masking"):
         logger.info("could not route ticket from %s, card %s", "jane.doe@example.com", "4111 1111 1111 1111")
     assert "jane.doe" not in caplog.text and "4111" not in caplog.text and "[EMAIL]" in caplog.text
+
+
+def test_erased_tickets_keep_their_timings_through_a_recomputation(
+    client: TestClient[Any], settings: Settings, make_key: Callable[[str], Headers]
+) -> None:
+    """Erasure deletes the ticket, whose created time, language and routed department the timings were worked out
+    from; the timings themselves hold no customer data and stay, and a later recomputation (another event on
+    the ticket, a schedule change, ``assistant recompute-timings`` after an upgrade) must not change them."""
+    from assistant.db import session_scope
+    from assistant.events.service import recompute_timings, timed_tickets
+    from assistant.schedules.service import ScheduleBook
+
+    def deliver(external_id: str) -> None:
+        payload = ticket_payload(external_id=external_id, customer_ref="cust-gone", created_at="2026-11-16T08:00:00Z")
+        assert post_ticket(client, payload).status_code == 201
+
+    deliver("GONE-1")
+    reply = {
+        "source": WEBHOOK_SOURCE,
+        "event_id": "gone-reply",
+        "ticket_id": "GONE-1",
+        "kind": "agent_reply",
+        "occurred_at": "2026-11-16T10:00:00Z",
+        "actor_type": "agent",
+        "actor_id": "agent-7",
+    }
+    assert deliver_events(client, [reply]).status_code == 201
+    deliver("GONE-2")  # still awaiting its first reply
+    before = timings_of(settings, ["GONE-1", "GONE-2"])
+    assert before["GONE-1"]["frt_seconds"] == 7200 and before["GONE-1"]["language"] == "en"
+    assert before["GONE-2"]["first_reply_at"] is None
+
+    assert client.delete("/v1/customers/cust-gone", headers=make_key("admin")).status_code == 200
+    engine = make_engine(settings.resolved_database_url)
+    with session_scope(engine) as session:
+        recompute_timings(session, timed_tickets(session), schedules=ScheduleBook(engine))
+        session.commit()
+    engine.dispose()
+    assert timings_of(settings, ["GONE-1", "GONE-2"]) == before
+
+
+def timings_of(settings: Settings, external_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The stored timings of these tickets, without the time they were last worked out."""
+    from assistant.events.models import TicketTiming
+
+    engine = make_engine(settings.resolved_database_url)
+    with engine.connect() as connection:
+        rows = (
+            connection.execute(select(TicketTiming).where(col(TicketTiming.ticket_id).in_(external_ids)))
+            .mappings()
+            .all()
+        )
+    engine.dispose()
+    return {row["ticket_id"]: {k: v for k, v in row.items() if k not in ("id", "updated_at")} for row in rows}

@@ -112,6 +112,9 @@ class TicketTiming(SQLModel, table=True):
     channel: str | None = Field(default=None, max_length=16)
     agent: str | None = Field(default=None, max_length=128)
     language: str | None = Field(default=None, max_length=8)
+    # Whether the service routed the ticket: its created time and language come from the ticket's row, and stay
+    # with these timings once an erasure has deleted that row.
+    routed: bool = False
     created_at: datetime = Field(sa_type=UTCDateTime)
     created_day: str = Field(max_length=10)
     created_week: str = Field(max_length=10)

@@ -120,6 +120,8 @@ def recompute_timings(session: Session, tickets: Iterable[TicketKey], *, schedul
             ).all():
                 events[(source, ticket_id)].append(TimelineEvent(*fields))
         routed = _routing(session, chunk)
+        if missing := [key for key in chunk if key not in routed]:
+            routed.update(_erased_routing(session, missing))
         # A ticket no event has named yet is timed only if its source sends events at all: a desk that routes
         # through the service but sends no events has no KPIs here, rather than every ticket awaiting a reply.
         timed_sources = {
@@ -139,7 +141,16 @@ def recompute_timings(session: Session, tickets: Iterable[TicketKey], *, schedul
             facts = timeline_facts(
                 timeline, schedule_for=schedules.get, fallback_department=department, fallback_channel=channel
             )
-            rows.append({"source": key[0], "ticket_id": key[1], "language": language, "updated_at": now, **facts})
+            rows.append(
+                {
+                    "source": key[0],
+                    "ticket_id": key[1],
+                    "language": language,
+                    "routed": key in routed,
+                    "updated_at": now,
+                    **facts,
+                }
+            )
         # Upsert rather than delete and insert: most tickets already have a row, and their ids stay put.
         if rows:
             session.execute(_timings_upsert(session.get_bind().dialect.name, tuple(rows[0])), rows)
@@ -172,6 +183,16 @@ def _routing(session: Session, keys: Sequence[TicketKey]) -> dict[TicketKey, tup
     return routed
 
 
+def _erased_routing(session: Session, keys: Sequence[TicketKey]) -> dict[TicketKey, tuple[Any, ...]]:
+    """What ``_routing`` gave for routed tickets erased since, as their timings kept it: erasure deletes the ticket
+    but not its timings, which hold no customer data and without it would lose their created time and language."""
+    routed: dict[TicketKey, tuple[Any, ...]] = {}
+    for source, ticket_ids in by_source(keys):
+        for ticket_id, *fields in session.execute(_ERASED_TICKETS, {"source": source, "ticket_ids": ticket_ids}).all():
+            routed[(source, ticket_id)] = tuple(fields)
+    return routed
+
+
 # Built once: every delivered ticket's timings are recomputed before its answer, and building these statements
 # each time cost more than running them (a lone ticket's commit, in-process on SQLite, median of 1,000: 1.87 ms
 # built each time, 1.16 ms built once).
@@ -193,6 +214,18 @@ _ROUTED_TICKETS = select(
     Ticket.external_id, Ticket.department, Ticket.channel, Ticket.language, Ticket.created_at
 ).where(
     col(Ticket.source) == bindparam("source"), col(Ticket.external_id).in_(bindparam("external_ids", expanding=True))
+)
+
+_ERASED_TICKETS = select(
+    TicketTiming.ticket_id,
+    TicketTiming.department,
+    TicketTiming.channel,
+    TicketTiming.language,
+    TicketTiming.created_at,
+).where(
+    col(TicketTiming.source) == bindparam("source"),
+    col(TicketTiming.ticket_id).in_(bindparam("ticket_ids", expanding=True)),
+    col(TicketTiming.routed),
 )
 
 
