@@ -460,6 +460,29 @@ def test_events_that_come_before_their_ticket_are_timed_with_it(client: TestClie
     assert set(kpis(client, lead, group_by="language", **period)) == {"en"}
 
 
+def test_a_ticket_delivered_after_its_events_without_a_created_time_is_timed_by_them(
+    client: TestClient[Any], lead: Headers
+) -> None:
+    """A ticket the webhook delivers without a created time is stamped on receipt, after events its system sent
+    earlier: the stamp says nothing of when the ticket began, so its events alone say. Here the agent wrote first
+    (an outbound ticket): the first response is timed from the customer's answer, not as 0 h from the agent's
+    own message."""
+    assert client.put("/v1/schedules/*", json=ALWAYS_OPEN, headers=lead).status_code == 200
+    outbound = [
+        event("late-2", 1, "agent_reply", "2026-11-16T09:00:00Z"),
+        event("late-2", 2, "customer_reply", "2026-11-16T10:00:00Z"),
+        event("late-2", 3, "agent_reply", "2026-11-16T11:00:00Z"),
+    ]
+    assert deliver_events(client, outbound).status_code == 201
+    period = {"from": "2026-11-16T00:00:00Z", "to": "2026-11-17T00:00:00Z", "group_by": "all"}
+    assert hours(kpis(client, lead, **period)["all"], "frt") == 1.0
+    ticket = ticket_payload(external_id="late-2")
+    del ticket["created_at"]
+    assert post_ticket(client, ticket).status_code == 201
+    timed = kpis(client, lead, **period)["all"]
+    assert timed["tickets_created"] == 1 and hours(timed, "frt") == 1.0, timed
+
+
 def test_a_delivered_ticket_without_a_creation_event_is_timed_from_its_created_time(
     client: TestClient[Any], lead: Headers
 ) -> None:

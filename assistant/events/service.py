@@ -242,15 +242,14 @@ def created_by_ticket(timeline: list[TimelineEvent], created_at: datetime) -> li
     """A ticket the webhook delivered was created then, where no ``ticket_created`` event says otherwise: an
     integration that sends the ticket and its replies but no creation event still gets its first response
     time from the ticket's creation, and a ticket nobody has answered yet counts as awaiting its first reply.
-    Never later than its earliest event (a ticket delivered without a created time is stamped on receipt)."""
+    A created time after the earliest event says nothing of when the ticket began (a ticket delivered without one
+    is stamped on receipt): the events alone say, as for a ticket known only from them."""
     if any(event.kind == EventKind.ticket_created.value for event in timeline):
         return timeline
-    earliest = min((event.occurred_at for event in timeline), default=created_at)
+    if any(event.occurred_at < created_at for event in timeline):
+        return timeline
     created = TimelineEvent(
-        event_id="",
-        kind=EventKind.ticket_created.value,
-        occurred_at=min(created_at, earliest),
-        actor_type=ActorType.customer.value,
+        event_id="", kind=EventKind.ticket_created.value, occurred_at=created_at, actor_type=ActorType.customer.value
     )
     return [created, *timeline]
 
