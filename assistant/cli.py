@@ -483,6 +483,12 @@ def insights_gaps(data_dir: Path | None, start: str | None, end: str | None, top
         )
         for example in cluster["examples"]:
             click.echo(f"{'':31s}- {example['text'][:100]}")
+        if closest := cluster["best_faq"]:
+            elsewhere = ", which answers another topic better" if closest["answers_another_topic_better"] else ""
+            click.echo(
+                f"{'':31s}  closest FAQ #{closest['id']}: {closest['question'][:80]} "
+                f"(similarity {cluster['faq_similarity']:.2f}{elsewhere})"
+            )
 
 
 @insights.command("drivers")

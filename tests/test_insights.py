@@ -243,7 +243,9 @@ def test_deflection_counts_searches_not_followed_by_a_ticket(
     assert bad.status_code == 400
 
 
-def test_the_insights_commands(settings: Any, client: TestClient[Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_insights_commands(
+    settings: Any, client: TestClient[Any], make_key: Callable[[str], Headers], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from assistant.cli import main
 
     monkeypatch.setenv("ASSISTANT_DATA_DIR", str(settings.data_dir))
@@ -258,9 +260,13 @@ def test_the_insights_commands(settings: Any, client: TestClient[Any], monkeypat
     assert flow.output.splitlines()[-1].split()[:2] == ["all", "0"]
     for n, body in enumerate(CARD_ARRIVAL + CRYPTO):
         assert post_ticket(client, ticket_payload(external_id=f"k{n}", subject="", body=body)).status_code == 201
+    faq = {"question": "When will my new card arrive?", "answer": "Cards arrive within 5 working days by post."}
+    assert client.post("/v1/faq", json=faq, headers=make_key("admin")).status_code == 201
     table = runner.invoke(main, ["insights", "gaps", "--from", "2026-11-19", "--to", "2026-11-21", "--top", "2"])
     assert table.exit_code == 0, table.output
     assert "20 tickets (20 analysed)" in table.output and "jane.doe@example.com" not in table.output
+    # Each topic names the entry that comes closest, so a lead can tell a gap from an entry that misses its mark.
+    assert table.output.count("closest FAQ #") == 2 and "When will my new card arrive? (similarity" in table.output
 
 
 def test_each_language_is_clustered_apart_and_rare_ones_join_the_largest() -> None:
