@@ -122,6 +122,9 @@ def test_bad_search_input_is_a_clear_400(client: TestClient[Any], portal: Header
     assert client.get("/v1/faq/search", params={"q": "   "}, headers=portal).json()["error"]["code"] == "empty_query"
     assert client.get("/v1/faq/search", params={"q": "x", "k": 0}, headers=portal).status_code == 400
     assert client.get("/v1/faq/search", params={"q": "x" * 1001}, headers=portal).status_code == 400
+    # A NUL could not be logged (PostgreSQL refuses it): refused, not answered and left out of the deflection figures.
+    nul = client.get("/v1/faq/search", params={"q": "refund\x00please"}, headers=portal)
+    assert nul.status_code == 400 and nul.json()["error"]["details"][0]["field"] == "q", nul.text
     assert client.get("/v1/faq/search", headers=portal).status_code == 400
     assert client.get("/v1/faq/search", params={"q": "refund"}).status_code == 401
 

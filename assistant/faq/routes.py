@@ -41,7 +41,13 @@ async def search_faq(
     request: Request[Any, Any, Any],
     state: State,
     portal_search: NamedDependency[PortalSearch],
-    q: Annotated[str, QueryParameter(min_length=1, max_length=MAX_QUERY_CHARS, description="the customer's question")],
+    q: Annotated[
+        str,
+        # No NUL: the search log could not store it (PostgreSQL refuses one), and the search would go uncounted.
+        QueryParameter(
+            min_length=1, max_length=MAX_QUERY_CHARS, pattern=r"^[^\x00]+$", description="the customer's question"
+        ),
+    ],
     k: Annotated[int, QueryParameter(ge=1, le=20)] = 5,
     customer_ref: Annotated[
         str | None,
