@@ -76,6 +76,22 @@ def test_rules_run_before_the_model(client: TestClient[Any], agent_headers: dict
 
     vip = post_ticket(client, ticket_payload(customer_tier="VIP")).json()
     assert (vip["department"], vip["rule"], vip["needs_human_triage"]) == ("priority_desk", "vip", False)
+    assert vip["intent"] == vip["alternatives"][0]["intent"] is not None
+
+    # The rule settles where a VIP's question goes, not what it asks: where the model abstained, no intent is
+    # named (the guess stays the first alternative), and the ticket's resolved case carries none either.
+    weather = ticket_payload(customer_tier="VIP", subject="", body="What's the weather going to be like tomorrow?")
+    unsure = post_ticket(client, weather).json()
+    assert (unsure["department"], unsure["rule"], unsure["needs_human_triage"]) == ("priority_desk", "vip", False)
+    assert unsure["intent"] is None and unsure["intent_confidence"] is None, unsure
+    assert unsure["alternatives"][0]["intent"] and unsure["alternatives"][0]["department"] != "triage", unsure
+    solved = client.post(
+        f"/v1/tickets/{unsure['ticket_id']}/solve",
+        json={"resolution": "Pointed the customer to a weather service.", "actions": []},
+        headers=agent_headers,
+    )
+    assert solved.status_code == 201 and solved.json()["intent"] is None, solved.text
+    assert solved.json()["department"] == "priority_desk"
 
 
 def test_reroute_is_stored_and_becomes_a_training_label(client: TestClient[Any], agent_headers: dict[str, str]) -> None:

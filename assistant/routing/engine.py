@@ -224,9 +224,14 @@ def model_choice_first(decision: DecisionRead) -> list[dict[str, Any]]:
 def with_rule(decision: DecisionRead, rule: RoutingRule) -> DecisionRead:
     """The decision as ``rule`` makes it, the model's choice kept as the first alternative. ``decision`` may be
     the model's or another rule's: the ticket writer applies a rule that only the stored ticket's tier or
-    channel makes fire, after the model has decided."""
+    channel makes fire, after the model has decided. Where the model abstained, the decision names no intent: the
+    rule settles the department, not what the customer asks, and the guess stays visible as the first alternative
+    (a ticket's intent goes on to its resolved case, and to the playbook agents are shown)."""
+    abstained = decision.needs_human_triage and decision.kind != DecisionKind.rule.value
     return decision.model_copy(
         update={
+            "intent": None if abstained else decision.intent,
+            "intent_confidence": None if abstained else decision.intent_confidence,
             "department": rule.department,
             "confidence": 1.0,
             "alternatives": model_choice_first(decision),
