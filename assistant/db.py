@@ -192,6 +192,11 @@ class BatchWriter(Generic[Item, Result]):
         return results
 
     def _write(self, batch: list[tuple[Item, Future[Result]]]) -> None:
+        # An item whose owner has given up waiting (a request timed out) is not written: its owner has answered
+        # that it was not. Once running, a future can no longer be cancelled, so setting its result cannot fail.
+        batch = [(item, future) for item, future in batch if future.set_running_or_notify_cancel()]
+        if not batch:
+            return
         try:
             results = self._commit([item for item, _ in batch])
         except Exception:

@@ -166,7 +166,7 @@ def _missing_body(exc: ValidationException) -> bool:
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return _response(
-        HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "Something went wrong on our side; nothing was stored."
+        HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "Something went wrong on our side; try again later."
     )
 
 

@@ -3,13 +3,14 @@ the same batch is answered from the first, and one ticket that cannot be stored 
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import Future
 
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
-from assistant.db import write_lock
+from assistant.db import BatchWriter, write_lock
 from assistant.routing.engine import with_rule
 from assistant.routing.rules import RoutingRule
 from assistant.schedules.service import ScheduleBook
@@ -155,3 +156,31 @@ def test_a_channel_left_out_is_the_stored_one_for_an_update_and_other_for_a_new_
     (new_one, _), (first, _), (updated, _) = results
     assert (new_one.department, new_one.rule) == ("forms_desk", "web_forms")
     assert (first.rule, updated.rule, updated.department) == (None, None, "shipping_delivery")
+
+
+def test_an_item_given_up_on_before_its_turn_is_not_written_and_the_writer_lives_on(engine: Engine) -> None:
+    """A request that timed out cancels its item's future: an item not yet begun is dropped (the request has
+    answered that it was not stored), one being written can no longer be taken back, and either way the writer
+    goes on (setting a cancelled future's result had killed its thread: every later ticket timed out)."""
+    started, release = threading.Event(), threading.Event()
+    written: list[str] = []
+
+    def stage(_: Session, items: list[str]) -> list[str]:
+        if items == ["first"]:
+            started.set()
+            release.wait(30)
+        written.extend(items)
+        return [item.upper() for item in items]
+
+    writer = BatchWriter(engine, name="test-writer", stage_batch=stage).start()
+    try:
+        first = writer.submit("first")
+        assert started.wait(30)
+        gone, kept = writer.submit("gone"), writer.submit("kept")
+        assert gone.cancel() and not first.cancel()
+        release.set()
+        assert (first.result(timeout=30), kept.result(timeout=30)) == ("FIRST", "KEPT")
+        assert writer.submit("later").result(timeout=30) == "LATER"
+    finally:
+        writer.stop()
+    assert written == ["first", "kept", "later"]

@@ -7,9 +7,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
 from litestar.testing import TestClient
 from sqlmodel import Session, func, select
 
+from assistant.db import write_lock
 from assistant.tickets.models import RoutingDecision, Ticket, WebhookDelivery
 from tests.support import WEBHOOK_SECRET, WEBHOOK_SOURCE, post_ticket, ticket_payload
 
@@ -287,3 +289,22 @@ def test_a_rotated_secret_overlaps_until_it_expires(settings: Any, embedder: Any
         expired = post_ticket(client, ticket_payload(source="retired"), secret="stale-secret")
         assert expired.status_code == 401 and expired.json()["error"]["code"] == "invalid_signature"
         assert post_ticket(client, ticket_payload(source="retired"), secret="fresh-secret-789").status_code == 201
+
+
+def test_a_ticket_the_database_is_too_busy_to_store_in_time_is_a_503_and_the_next_ones_go_through(
+    client: TestClient[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's one writer held elsewhere (a long import, say) past the webhook's wait: the sender gets 503
+    `storage_busy` and delivers again; the ticket writer lives on for every ticket after."""
+    engine = client.app.state.engine
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL has no process-wide write lock to hold")
+    monkeypatch.setattr("assistant.tickets.intake.DEFAULT_TIMEOUT_SECONDS", 1.0)
+    payload = ticket_payload()
+    with Session(engine) as session, write_lock(session):
+        busy = post_ticket(client, payload)
+    assert busy.status_code == 503 and busy.json()["error"]["code"] == "storage_busy", busy.text
+    again = post_ticket(client, payload)  # written once the lock was free: the same delivery answers with it
+    assert again.status_code == 200 and again.json()["replayed"] is True, again.text
+    assert post_ticket(client, ticket_payload()).status_code == 201
+    assert count(client, Ticket) == 2

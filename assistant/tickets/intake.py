@@ -63,8 +63,15 @@ async def ingest_delivery(
         if stored is None:
             raise
         return stored, False
-    async with asyncio.timeout(DEFAULT_TIMEOUT_SECONDS):
-        return await asyncio.wrap_future(writer.store(payload, decision))
+    try:
+        async with asyncio.timeout(DEFAULT_TIMEOUT_SECONDS):
+            return await asyncio.wrap_future(writer.store(payload, decision))
+    except TimeoutError:
+        raise ServiceUnavailable(
+            f"The ticket could not be stored within {DEFAULT_TIMEOUT_SECONDS:g} s: the database is busy. Deliver it "
+            "again later; if it was stored meanwhile, the same delivery answers with its decision.",
+            code="storage_busy",
+        ) from None
 
 
 def _stored_decision(engine: Engine, payload: TicketCreate) -> DecisionRead | None:
