@@ -293,6 +293,11 @@ def schedule_with(**changes: Any) -> dict[str, Any]:
         ({"hours": {"mon": ["09:00-17:00"]}}, r"no 'timezone'"),
         ({"timezone": "UTC"}, r"no 'hours'"),
         (["not", "a", "mapping"], r"A schedule is an object"),
+        (schedule_with(hours={"mon": ["٠٩:٠٠-١٧:٠٠"]}), r"write an interval as 'HH:MM-HH:MM'"),
+        (
+            schedule_with(hours={"mon": [f"{h:02d}:00-{h:02d}:30" for h in range(24)] + ["23:30-24:00"]}),
+            r"mon has 25 intervals; a day holds at most 24",
+        ),
     ],
 )
 def test_from_dict_rejects_invalid_schedules(data: Any, message: str) -> None:
@@ -340,3 +345,22 @@ def test_first_contact_counts_the_replies_up_to_the_solve_and_an_agents_opening_
     due, answered = at + timedelta(hours=2), at + timedelta(hours=3)
     assert (outbound["reply_due_from"], outbound["first_reply_at"]) == (due, answered)
     assert outbound["frt_seconds"] == 3600
+
+
+def test_decades_cost_no_more_than_a_month_and_add_up_exactly() -> None:
+    """A ticket stamped 1970 and solved today: the whole months between its ends are worked out once and kept,
+    and the figure is the day-by-day one (across both of Berlin's DST changes every year and a holiday)."""
+    schedule = BusinessSchedule.from_dict(
+        {
+            "timezone": "Europe/Berlin",
+            "hours": {"mon": ["09:00-17:00"], "sun": ["01:30-03:30"]},
+            "holidays": ["2001-01-01"],
+        }
+    )
+    start, end = datetime(1970, 1, 1, 5, tzinfo=UTC), datetime(2026, 12, 7, 13, 15, tzinfo=UTC)
+    day_by_day = schedule._open_seconds(start, end, BERLIN)
+    assert schedule.business_seconds(start, end) == pytest.approx(day_by_day, abs=1e-6)
+    assert len(schedule._months) == 682  # every whole month between, each kept once
+    for shift in range(0, 40 * 86_400, 86_400 * 7 + 3_601):  # ends moved: partial months, kept months
+        a, b = start + timedelta(seconds=shift), end - timedelta(seconds=shift)
+        assert schedule.business_seconds(a, b) == pytest.approx(schedule._open_seconds(a, b, BERLIN), abs=1e-6)

@@ -27,9 +27,12 @@ _DAY = timedelta(days=1)
 _DAY_SECONDS = 24 * 3600
 _KEYS = ("timezone", "hours", "holidays")
 # "HH:MM" or "HH:MM:SS"; a hyphen or en dash between start and end, since schedules get pasted from documents.
-_TIME = r"(\d{1,2}):(\d{2})(?::(\d{2}))?"
+# ASCII digits only: \d would also take other scripts' digits ("٠٩:٠٠").
+_TIME = r"([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?"
 _INTERVAL = re.compile(rf"\s*{_TIME}\s*[-–]\s*{_TIME}\s*")
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# Real opening hours have a few intervals a day; each costs a little in every duration worked out.
+MAX_INTERVALS_A_DAY = 24
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,8 @@ class BusinessSchedule:
     timezone: str
     weekly: Mapping[int, Sequence[tuple[time, time]]] = field(hash=False)
     holidays: frozenset[date] = frozenset()
+    # Open seconds of whole local months (first day of the month → seconds), worked out once each.
+    _months: dict[date, float] = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.timezone, str):
@@ -119,12 +124,31 @@ class BusinessSchedule:
         """Seconds of open time in ``[start, end)``, real elapsed time; 0.0 when ``end <= start``.
 
         Both ends must be timezone-aware and may be in different zones: only the instants matter. The loop is per
-        local day (a few zone conversions per open day), so years of span stay in the low milliseconds.
+        local day (a few zone conversions per open day) over the partial months at either end; the whole local
+        months between are worked out once per schedule and kept, so a ticket open for decades (a creation time
+        of 1970) costs as little as one open for a month.
         """
         start_utc, end_utc = _utc(start, "start"), _utc(end, "end")
         if end_utc <= start_utc:
             return 0.0
         zone = _load_zone(self.timezone)
+        first, last = _next_month(start_utc.astimezone(zone).date()), end_utc.astimezone(zone).date().replace(day=1)
+        if first >= last:
+            return self._open_seconds(start_utc, end_utc, zone)
+        # Open time is additive over adjacent spans: [start, first month) + whole months + [last month, end).
+        total = self._open_seconds(start_utc, _month_start(first, zone), zone)
+        month = first
+        while month < last:
+            if month not in self._months:
+                self._months[month] = self._open_seconds(
+                    _month_start(month, zone), _month_start(_next_month(month), zone), zone
+                )
+            total += self._months[month]
+            month = _next_month(month)
+        return total + self._open_seconds(_month_start(last, zone), end_utc, zone)
+
+    def _open_seconds(self, start_utc: datetime, end_utc: datetime, zone: tzinfo) -> float:
+        """Open seconds in ``[start_utc, end_utc)``, day by day."""
         total = timedelta()
         # A day's spans can reach just past its own local date (a midnight DST change), so look one day either side.
         day = start_utc.astimezone(zone).date() - _DAY
@@ -158,6 +182,16 @@ class BusinessSchedule:
             closes = _first_instant(closes_wall, zone)
             if opens < closes:
                 yield opens, closes
+
+
+def _next_month(day: date) -> date:
+    """The first day of the month after ``day``'s."""
+    return date(day.year + 1, 1, 1) if day.month == 12 else date(day.year, day.month + 1, 1)
+
+
+def _month_start(first_day: date, zone: tzinfo) -> datetime:
+    """The instant a month begins in ``zone``: the first its clock shows the first day's midnight, or later."""
+    return _first_instant(datetime.combine(first_day, MIDNIGHT), zone)
 
 
 def _load_zone(name: str) -> tzinfo:
@@ -226,6 +260,12 @@ def _check_day(name: str, intervals: Any) -> tuple[tuple[time, time], ...]:
     if isinstance(intervals, str) or not isinstance(intervals, Iterable):
         raise ValueError(f"The hours for {name} must be a list of (start, end) times, not {intervals!r}.")
     checked: list[tuple[time, time]] = []
+    intervals = list(intervals)
+    if len(intervals) > MAX_INTERVALS_A_DAY:
+        raise ValueError(
+            f"{name} has {len(intervals)} intervals; a day holds at most {MAX_INTERVALS_A_DAY} "
+            "(merge those that touch)."
+        )
     for interval in intervals:
         if isinstance(interval, str) or not isinstance(interval, Sequence) or len(interval) != 2:
             raise ValueError(f"An interval on {name} must be a (start, end) pair of times, not {interval!r}.")
