@@ -36,7 +36,7 @@ from assistant.dependencies import (
     provide_settings,
     provide_text_encoder,
 )
-from assistant.errors import EXCEPTION_HANDLERS, ApiOperation
+from assistant.errors import EXCEPTION_HANDLERS, STATIC_FILE_EXCEPTION_HANDLERS, ApiOperation
 from assistant.events import routes as event_routes
 from assistant.faq import routes as faq_routes
 from assistant.insights import routes as insight_routes
@@ -193,7 +193,10 @@ def _swagger_assets() -> Any:
     import swagger_ui_bundle
 
     return create_static_files_router(
-        path=SWAGGER_ASSETS, directories=[swagger_ui_bundle.swagger_ui_path], include_in_schema=False
+        path=SWAGGER_ASSETS,
+        directories=[swagger_ui_bundle.swagger_ui_path],
+        include_in_schema=False,
+        exception_handlers=STATIC_FILE_EXCEPTION_HANDLERS,
     )
 
 

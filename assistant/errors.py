@@ -186,6 +186,20 @@ def handle_too_deep(_: Request[Any, Any, Any], exc: RecursionError) -> Response[
     return _response(400, "malformed_json", "The request body is nested too deeply to read.")
 
 
+def handle_unreadable_asset(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A static file path no file system can hold (a NUL, a name too long): no such file, not the service's fault."""
+    if isinstance(exc, HTTPException) and exc.status_code < 500:
+        return handle_http_exception(request, exc)
+    return _response(404, "not_found", "No such file.")
+
+
+# For the static file routes (console assets, the docs page's scripts), whose file lookups raise these.
+STATIC_FILE_EXCEPTION_HANDLERS: dict[Any, Any] = {
+    ValueError: handle_unreadable_asset,
+    OSError: handle_unreadable_asset,
+    HTTPException: handle_unreadable_asset,
+}
+
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     DomainError: handle_domain_error,
     RecursionError: handle_too_deep,

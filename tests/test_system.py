@@ -34,6 +34,12 @@ def test_openapi_schema_and_docs(client: TestClient[Any]) -> None:
     for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "swagger-ui-standalone-preset.js"):
         assert f"/schema/assets/{asset}" in docs.text
         assert client.get(f"/schema/assets/{asset}").status_code == 200
+    # A path no file system can hold is no such file, not a 500.
+    for prefix in ("/schema/assets", "/console/static"):
+        for name in ("%00", "a%00.js", "a" * 300, "a/" * 3_000):
+            missing = client.get(f"{prefix}/{name}")
+            assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found", (prefix, name)
+        assert client.get(f"{prefix}/no-such-file.js").status_code == 404
 
 
 def test_the_migrations_build_the_schema_the_models_declare(engine: Engine) -> None:

@@ -13,6 +13,8 @@ from litestar.params import Parameter
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
+from assistant.errors import STATIC_FILE_EXCEPTION_HANDLERS
+
 PAGES_DIR = Path(__file__).parent / "pages"
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_PATH = "/console/static"
@@ -75,5 +77,9 @@ async def console_page(page: Annotated[str, Parameter(max_length=64)]) -> Respon
 
 def console_assets() -> Any:
     return create_static_files_router(
-        path=STATIC_PATH, directories=[STATIC_DIR], include_in_schema=False, opt={"public": True}
+        path=STATIC_PATH,
+        directories=[STATIC_DIR],
+        include_in_schema=False,
+        opt={"public": True},
+        exception_handlers=STATIC_FILE_EXCEPTION_HANDLERS,
     )
