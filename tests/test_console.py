@@ -7,6 +7,7 @@ KPIs through their own events, and the WebSocket key offered as a subprotocol (a
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -242,10 +243,12 @@ def test_a_bad_live_message_gets_an_error_and_changes_nothing(client: TestClient
         ({"type": "text", "text": "x", "actions": True}, "invalid_message"),
         ({"type": "text", "text": "x", "ticket_id": "abc"}, "invalid_message"),
         ({"type": "text", "text": "x", "ticket_id": 999_999}, "ticket_not_found"),
+        ({"type": "text", "text": "charged \x00 twice"}, "invalid_message"),
+        ({"type": "append", "text": "charged twice \ud83d"}, "invalid_message"),  # half an emoji's escape pair
     ]
     with client.websocket_connect("/v1/assist/live", headers=agent) as socket:
         for message, code in bad:
-            socket.send_json(message)
+            socket.send_text(json.dumps(message))  # ASCII escapes, as a client cutting an emoji in half sends them
             answer = socket.receive_json()
             assert (answer["type"], answer["error"]["code"]) == ("error", code), message
         socket.send_json({"type": "text", "text": "my parcel never arrived", "cases": 1, "ticket_id": ticket_id})

@@ -25,7 +25,7 @@ from assistant.assist.service import AssistEngine
 from assistant.auth.guards import LIVE_PROTOCOL, offered_protocols
 from assistant.db import MAX_ROW_ID, session_scope
 from assistant.errors import DomainError
-from assistant.tickets.models import Ticket
+from assistant.tickets.models import Ticket, reject_unstorable
 
 log = logging.getLogger("assistant")
 
@@ -80,12 +80,17 @@ class LiveAssist:
             return
         kind = message.get("type", "text")
         text = message.get("text", "" if kind == "reset" else None)
-        if kind not in ("text", "append", "reset") or not isinstance(text, str) or "\x00" in text:
+        if kind not in ("text", "append", "reset") or not isinstance(text, str):
             await self._error(
                 "invalid_message",
                 'Send {"type": "text"|"append"|"reset", "text": "..."}: "text" replaces the conversation, '
                 '"append" adds to it.',
             )
+            return
+        try:
+            reject_unstorable(text)
+        except ValueError as exc:
+            await self._error("invalid_message", f'"text" is not plain text: {exc}.')
             return
         limits = dict(self.limits)
         for name in ("cases", "faq", "actions"):
