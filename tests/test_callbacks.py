@@ -175,7 +175,36 @@ def test_several_workers_share_the_outbox_without_double_delivery(
     assert len(counts) == 20 and set(counts.values()) == {1}
 
 
-@pytest.mark.parametrize("url", ["ftp://example.com/x", "not a url", "http://exa mple.com"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://example.com/x",
+        "not a url",
+        "http://exa mple.com",
+        # Addresses no delivery could ever reach: refused now, not found dead after every retry.
+        "http://hooks.example.com:99999/cb",
+        "http://hooks.example.com:-1/cb",
+        "http://hooks..example.com/cb",
+        "http://%zz/cb",
+        f"http://{'a' * 64}.example.com/cb",
+    ],
+)
 def test_bad_subscriptions_are_refused(client: TestClient[Any], make_key: Callable[[str], Headers], url: str) -> None:
     response = client.post("/v1/callbacks/subscriptions", json={"url": url}, headers=make_key("admin"))
+    assert response.status_code == 400 and response.json()["error"]["code"] == "validation_error"
+
+
+@pytest.mark.parametrize("url", ["http://[::1]:8080/cb", "https://bücher.example/cb", "http://my_host.internal/cb"])
+def test_addresses_of_every_kind_are_taken(
+    client: TestClient[Any], make_key: Callable[[str], Headers], url: str
+) -> None:
+    response = client.post("/v1/callbacks/subscriptions", json={"url": url}, headers=make_key("admin"))
+    assert response.status_code == 201, response.text
+
+
+def test_a_secret_with_a_control_character_is_refused(
+    client: TestClient[Any], make_key: Callable[[str], Headers]
+) -> None:
+    body = {"url": "https://hooks.example.com/cb", "secret": "s" * 20 + "\x7f"}
+    response = client.post("/v1/callbacks/subscriptions", json=body, headers=make_key("admin"))
     assert response.status_code == 400 and response.json()["error"]["code"] == "validation_error"

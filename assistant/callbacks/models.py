@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import field_validator
 from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
 from assistant.db import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class DeliveryStatus(StrEnum):
@@ -61,8 +66,10 @@ class SubscriptionCreate(SQLModel):
         if not value.startswith(("http://", "https://")) or any(c.isspace() or ord(c) < 32 for c in value):
             raise ValueError("url must be an http:// or https:// address")
         try:
-            if not httpx.URL(value).host:
+            url = httpx.URL(value)
+            if not url.host:
                 raise ValueError("url needs a host")
+            _check_reachable(url)
         except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
             raise ValueError(f"url is not a valid address: {exc}") from None
         return value
@@ -70,9 +77,29 @@ class SubscriptionCreate(SQLModel):
     @field_validator("secret")
     @classmethod
     def _secret(cls, value: str | None) -> str | None:
-        if value is not None and any(ord(c) < 32 for c in value):
+        if value is not None and any(ord(c) < 32 or ord(c) == 127 for c in value):
             raise ValueError("secret may not contain control characters")
         return value
+
+
+# A DNS label: letters, digits, hyphens inside (underscores too, which some internal names carry), at most 63.
+_HOST_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
+
+
+def _check_reachable(url: httpx.URL) -> None:
+    """A port and a host a connection could be made to: httpx parses more than that, and an address accepted here
+    that no delivery can reach is only found dead after every retry."""
+    if url.port is not None and not 0 < url.port < 65_536:
+        raise ValueError(f"port {url.port} is not from 1 to 65535")
+    try:
+        ipaddress.ip_address(url.host)
+        return
+    except ValueError:
+        pass
+    name = url.raw_host.decode("ascii")  # internationalised names already in their ASCII (punycode) form
+    labels = name.removesuffix(".").split(".")
+    if len(name) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        raise ValueError(f"{url.host!r} is not a host name")
 
 
 class SubscriptionRead(SQLModel):
