@@ -552,3 +552,24 @@ def test_a_reroute_moves_the_tickets_timings_where_no_event_names_a_department(
     assert moved.status_code == 201, moved.text
     after = kpis(client, lead, **period)
     assert set(after) == {"weekend_desk"} and hours(after["weekend_desk"], "frt", "business") == 2.0, after
+
+
+def test_the_csv_export_shows_formula_like_text_as_text(client: TestClient[Any], lead: Headers) -> None:
+    """A department or agent id an event sends as a spreadsheet formula arrives in the export as text, not as a
+    formula that runs when a lead opens the file."""
+    events = [
+        created("f1", "2026-11-16T09:00:00Z", '=HYPERLINK("http://evil.example","x")'),
+        event("f1", 1, "agent_reply", "2026-11-16T10:00:00Z", actor_id="@SUM(1+1)"),
+        event("f1", 2, "solved", "2026-11-16T11:00:00Z", actor_id="@SUM(1+1)"),
+    ]
+    assert deliver_events(client, events).status_code == 201
+    period = {"from": "2026-11-16T00:00:00Z", "to": "2026-11-17T00:00:00Z", "format": "csv"}
+    for group_by, column, value in (
+        ("department", "department", '\'=HYPERLINK("http://evil.example","x")'),
+        ("agent", "agent", "'@SUM(1+1)"),
+    ):
+        exported = client.get("/v1/kpis", params={**period, "group_by": group_by}, headers=lead)
+        assert exported.status_code == 200, exported.text
+        rows = list(csv.DictReader(io.StringIO(exported.text)))
+        assert [row[column] for row in rows] == [value], rows
+        assert rows[0]["frt_calendar_hours_median"] == "1.0"  # figures stay numbers

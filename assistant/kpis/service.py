@@ -393,5 +393,15 @@ def kpis_csv(report: dict[str, Any]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+        writer.writerow({k: "" if v is None else spreadsheet_safe(v) for k, v in row.items()})
     return buffer.getvalue()
+
+
+# A spreadsheet reads a cell starting with one of these as a formula: a department or an agent id sent in an event
+# as "=HYPERLINK(…)" would run when a lead opens the export.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """Text that would start a formula, after a leading apostrophe (shown as text: OWASP's advice); numbers as is."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(_FORMULA_STARTS) else value
