@@ -248,3 +248,18 @@ def timings_of(settings: Settings, external_ids: list[str]) -> dict[str, dict[st
         )
     engine.dispose()
     return {row["ticket_id"]: {k: v for k, v in row.items() if k not in ("id", "updated_at")} for row in rows}
+
+
+def test_a_reference_with_a_slash_is_erased_by_query(
+    client: TestClient[Any], make_key: Callable[[str], Headers]
+) -> None:
+    """A path cannot carry "acme/77" as it is (its %2F is read as a separator); the query can."""
+    assert post_ticket(client, ticket_payload(external_id="SLASH-1", customer_ref="acme/77")).status_code == 201
+    admin = make_key("admin")
+    assert client.delete("/v1/customers/acme%2F77", headers=admin).status_code == 404
+    erased = client.delete("/v1/customers", params={"customer_ref": "acme/77"}, headers=admin)
+    assert erased.status_code == 200 and erased.json()["tickets"] == 1, erased.text
+    assert client.delete("/v1/customers", headers=admin).status_code == 400  # no reference: nothing erased
+    assert (
+        client.delete("/v1/customers", params={"customer_ref": "acme/77"}, headers=make_key("agent")).status_code == 403
+    )

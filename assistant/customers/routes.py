@@ -15,25 +15,51 @@ from assistant.customers.models import ErasureReport
 from assistant.customers.service import erase_customer
 from assistant.indexing.service import KnowledgeIndexes
 
+ERASE_DESCRIPTION = (
+    "Deletes the customer's tickets with their decisions, resolved cases (and their search-index entries) "
+    "and strips the free text and the customer's id from the events of those tickets. Irreversible."
+)
+CustomerRef = Annotated[str, Parameter(min_length=1, max_length=128)]
+
 
 @delete(
     "/v1/customers/{customer_ref:str}",
     tags=["customers"],
     summary="Erase everything about one customer reference",
-    description=(
-        "Deletes the customer's tickets with their decisions, resolved cases (and their search-index entries) "
-        "and strips the free text and the customer's id from the events of those tickets. Irreversible."
-    ),
+    description=ERASE_DESCRIPTION,
     opt={"roles": [Role.admin]},
     status_code=200,
     sync_to_thread=True,
 )
 def erase(
-    customer_ref: Annotated[str, Parameter(min_length=1, max_length=128)],
+    customer_ref: CustomerRef,
     session: NamedDependency[Session],
     indexes: NamedDependency[KnowledgeIndexes],
     state: State,
 ) -> ErasureReport:
+    return _erase(customer_ref, session, indexes, state)
+
+
+@delete(
+    "/v1/customers",
+    tags=["customers"],
+    summary="Erase everything about one customer reference, given as a query parameter",
+    description=ERASE_DESCRIPTION
+    + " For a reference a path cannot carry as it is (one with a '/'): `?customer_ref=acme%2F123`.",
+    opt={"roles": [Role.admin]},
+    status_code=200,
+    sync_to_thread=True,
+)
+def erase_by_query(
+    customer_ref: CustomerRef,
+    session: NamedDependency[Session],
+    indexes: NamedDependency[KnowledgeIndexes],
+    state: State,
+) -> ErasureReport:
+    return _erase(customer_ref, session, indexes, state)
+
+
+def _erase(customer_ref: str, session: Session, indexes: KnowledgeIndexes, state: State) -> ErasureReport:
     state.search_log.flush()  # the customer's searches still on their way to the log are erased too
     report = erase_customer(session, customer_ref)
     indexes.sync_after_write()
