@@ -209,6 +209,7 @@ def test_tickets_from_other_systems_get_no_console_events(client: TestClient[Any
         ({"subject": " ", "body": ""}, "validation_error"),
         ({"body": "x", "channel": "pigeon"}, "validation_error"),
         ({"body": "x", "customer_ref": ""}, "validation_error"),
+        ({"body": "x", "customer_ref": "   "}, "validation_error"),
         ({"body": "a\x00b"}, "validation_error"),
     ],
 )

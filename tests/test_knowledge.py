@@ -125,6 +125,8 @@ def test_bad_search_input_is_a_clear_400(client: TestClient[Any], portal: Header
     # A NUL could not be logged (PostgreSQL refuses it): refused, not answered and left out of the deflection figures.
     nul = client.get("/v1/faq/search", params={"q": "refund\x00please"}, headers=portal)
     assert nul.status_code == 400 and nul.json()["error"]["details"][0]["field"] == "q", nul.text
+    blank = client.get("/v1/faq/search", params={"q": "refund", "customer_ref": "  "}, headers=portal)
+    assert blank.status_code == 400 and blank.json()["error"]["details"][0]["field"] == "customer_ref", blank.text
     assert client.get("/v1/faq/search", headers=portal).status_code == 400
     assert client.get("/v1/faq/search", params={"q": "refund"}).status_code == 401
 

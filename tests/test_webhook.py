@@ -308,3 +308,12 @@ def test_a_ticket_the_database_is_too_busy_to_store_in_time_is_a_503_and_the_nex
     assert again.status_code == 200 and again.json()["replayed"] is True, again.text
     assert post_ticket(client, ticket_payload()).status_code == 201
     assert count(client, Ticket) == 2
+
+
+def test_a_blank_customer_reference_names_nobody(client: TestClient[Any], agent_headers: dict[str, str]) -> None:
+    """Integrations send "" or blanks for a ticket without a customer: none, not one customer all such tickets share."""
+    for n, blank in enumerate(("", "   ")):
+        answer = post_ticket(client, ticket_payload(external_id=f"T-blank-{n}", customer_ref=blank))
+        assert answer.status_code == 201, answer.text
+        ticket = client.get(f"/v1/tickets/{answer.json()['ticket_id']}", headers=agent_headers).json()
+        assert ticket["customer_ref"] is None, ticket

@@ -54,7 +54,7 @@ async def search_faq(
         QueryParameter(
             min_length=1,
             max_length=128,
-            pattern=r"^[^\x00]+$",
+            pattern=r"^(?=[^\x00]*[^\x00\s])[^\x00]+$",  # some text, no NUL
             description="the signed-in customer's reference, as the ticketing system knows it (for deflection)",
         ),
     ] = None,

@@ -10,7 +10,7 @@ from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from assistant.db import UTCDateTime, utcnow
-from assistant.tickets.models import check_source_name, not_a_flag, reject_unstorable, utc_moment
+from assistant.tickets.models import blank_as_none, check_source_name, not_a_flag, reject_unstorable, utc_moment
 
 MAX_COMMENT_CHARS = 5_000
 # The usual scales: CSAT 1–5 (4–5 satisfied), CES 1–7 (higher: easier), NPS 0–10 (9–10 promoters, 0–6 detractors).
@@ -78,6 +78,11 @@ class SurveyCreate(SQLModel):
     @classmethod
     def _storable(cls, value: str | None) -> str | None:
         return reject_unstorable(value)
+
+    @field_validator("customer_ref", mode="before")
+    @classmethod
+    def _reference(cls, value: Any) -> Any:
+        return blank_as_none(value)
 
     @model_validator(mode="after")
     def _has_a_score(self) -> SurveyCreate:

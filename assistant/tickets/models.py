@@ -49,6 +49,12 @@ def trimmed_name(value: str | None) -> str | None:
     return value.strip()
 
 
+def blank_as_none(value: Any) -> Any:
+    """A customer reference of blanks only names nobody: none, not one customer that every ticket sent with it
+    would share (their deflection counted together, all erased with one)."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 def check_source_name(value: str) -> str:
     if not SOURCE_NAME.fullmatch(value):
         raise ValueError("source may hold only letters, digits, '_', '.' and '-'")
@@ -131,6 +137,11 @@ class TicketCreate(TicketBase):
     @classmethod
     def _storable(cls, value: str | None) -> str | None:
         return reject_unstorable(value)
+
+    @field_validator("customer_ref", mode="before")
+    @classmethod
+    def _reference(cls, value: Any) -> Any:
+        return blank_as_none(value)
 
     @property
     def routed_channel(self) -> str | None:
@@ -245,6 +256,14 @@ class ConsoleTicketCreate(SQLModel):
     @classmethod
     def _storable(cls, value: str | None) -> str | None:
         return reject_unstorable(value)
+
+    @field_validator("customer_ref")
+    @classmethod
+    def _reference(cls, value: str | None) -> str | None:
+        # Typed by an agent: blanks are a slip to point out, not a customer to leave out quietly.
+        if value is not None and not value.strip():
+            raise ValueError("customer_ref must not be blank; leave it out for no customer")
+        return value
 
     @model_validator(mode="after")
     def _has_text(self) -> ConsoleTicketCreate:
