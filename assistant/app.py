@@ -36,7 +36,7 @@ from assistant.dependencies import (
     provide_settings,
     provide_text_encoder,
 )
-from assistant.errors import EXCEPTION_HANDLERS, STATIC_FILE_EXCEPTION_HANDLERS, ApiOperation
+from assistant.errors import EXCEPTION_HANDLERS, STATIC_FILE_EXCEPTION_HANDLERS, ApiOperation, websocket_denials
 from assistant.events import routes as event_routes
 from assistant.faq import routes as faq_routes
 from assistant.insights import routes as insight_routes
@@ -132,6 +132,7 @@ def create_app(settings: Settings | None = None, *, embedder: Any = None) -> Lit
             "schedule_book": Provide(provide_schedule_book, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[websocket_denials],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="Support-desk assistant",

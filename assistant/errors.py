@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import traceback
@@ -10,7 +11,7 @@ from types import CodeType
 from typing import Any
 
 from litestar import MediaType, Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, ValidationException, WebSocketException
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
@@ -92,6 +93,47 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     if details is not None:
         error["details"] = details
     return {"error": error}
+
+
+# Where a guard leaves the error that refused a WebSocket, for ``websocket_denials`` to answer with.
+WEBSOCKET_DENIAL = "assistant.websocket_denial"
+
+
+def deny_websocket(scope: Any, exc: DomainError) -> WebSocketException:
+    """The exception that refuses a WebSocket before it is accepted, ``exc`` kept for ``websocket_denials``."""
+    scope[WEBSOCKET_DENIAL] = exc
+    # A close frame's reason holds at most 123 bytes.
+    reason = exc.message.encode()[:120].decode(errors="ignore")
+    return WebSocketException(detail=reason, code=4000 + exc.status_code)
+
+
+def websocket_denials(app: Any) -> Any:
+    """ASGI middleware: a WebSocket refused before it was accepted (no key, a wrong one, a role the route does not
+    admit) answers with the status and JSON error every other route gives, where the server can send an HTTP answer
+    to a WebSocket handshake (ASGI's ``websocket.http.response``; uvicorn can). Without it the handshake fails
+    with a bare 403."""
+
+    async def middleware(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket" or "websocket.http.response" not in scope.get("extensions", {}):
+            await app(scope, receive, send)
+            return
+        accepted = False
+
+        async def answering_send(message: Any) -> None:
+            nonlocal accepted
+            accepted = accepted or message["type"] == "websocket.accept"
+            denial = scope.get(WEBSOCKET_DENIAL)
+            if message["type"] == "websocket.close" and not accepted and isinstance(denial, DomainError):
+                body = json.dumps(error_body(denial.code, denial.message)).encode()
+                headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+                await send({"type": "websocket.http.response.start", "status": denial.status_code, "headers": headers})
+                await send({"type": "websocket.http.response.body", "body": body})
+                return
+            await send(message)
+
+        await app(scope, receive, answering_send)
+
+    return middleware
 
 
 def _response(status: int, code: str, message: str, details: Any = None, headers: Any = None) -> Response[Any]:

@@ -81,8 +81,15 @@ def test_live_suggestions_over_a_real_websocket(server: tuple[str, Path]) -> Non
     url = base.replace("http://", "ws://") + "/v1/assist/live"
     auth = {"Authorization": f"Bearer {credentials['api_key']}"}
 
-    with pytest.raises(InvalidStatus):
-        connect(url, open_timeout=10).close()
+    # Refused at the handshake with the status and error body every other route gives.
+    for headers, status, code in (
+        ({}, 401, "missing_api_key"),
+        ({"Authorization": "Bearer sda_not-a-key"}, 401, "invalid_api_key"),
+    ):
+        with pytest.raises(InvalidStatus) as refused:
+            connect(url, additional_headers=headers, open_timeout=10).close()
+        assert refused.value.response.status_code == status
+        assert json.loads(refused.value.response.body)["error"]["code"] == code
 
     with connect(url, additional_headers=auth, open_timeout=10) as socket:
         # Typed fast, as a conversation grows: only the newest text is answered.

@@ -9,13 +9,22 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
 from assistant.auth.service import hash_key
-from assistant.errors import Forbidden, Unauthorized
+from assistant.errors import Forbidden, Unauthorized, deny_websocket
 
 
 async def require_role(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """Admits a key whose role the route lists; webhooks (``opt["signed"]``) check their signature instead."""
     if handler.opt.get("signed"):
         return
+    try:
+        await _check_key(connection, handler)
+    except (Unauthorized, Forbidden) as exc:
+        if connection.scope["type"] == "websocket":
+            raise deny_websocket(connection.scope, exc) from None
+        raise
+
+
+async def _check_key(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     roles: tuple[str, ...] = tuple(handler.opt.get("roles", ()))
     key = presented_key(connection)
     if not key:
