@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -114,7 +115,7 @@ def websocket_denials(app: Any) -> Any:
     with a bare 403."""
 
     async def middleware(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "websocket" or "websocket.http.response" not in scope.get("extensions", {}):
+        if scope["type"] != "websocket" or "websocket.http.response" not in (scope.get("extensions") or {}):
             await app(scope, receive, send)
             return
         accepted = False
@@ -228,15 +229,30 @@ def handle_too_deep(_: Request[Any, Any, Any], exc: RecursionError) -> Response[
     return _response(400, "malformed_json", "The request body is nested too deeply to read.")
 
 
+# What a file lookup raises for a path no file system could hold: a name too long, a part of it not a folder.
+_NO_SUCH_PATH = (errno.ENAMETOOLONG, errno.ENOENT, errno.ENOTDIR, errno.EINVAL)
+
+
 def handle_unreadable_asset(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    """A static file path no file system can hold (a NUL, a name too long): no such file, not the service's fault."""
+    """A static file path no file system can hold (a NUL, a name too long) is no such file, not the service's
+    fault; any other failure to read one is."""
     if isinstance(exc, HTTPException) and exc.status_code < 500:
         return handle_http_exception(request, exc)
-    return _response(404, "not_found", "No such file.")
+    # Litestar wraps the file system's OSError in a 500 of its own.
+    cause = exc.__cause__ if isinstance(exc, HTTPException) else exc
+    if isinstance(cause, ValueError) or (isinstance(cause, OSError) and cause.errno in _NO_SUCH_PATH):
+        return _response(404, "not_found", "No such file.")
+    return handle_unexpected(request, exc)
 
 
 # For the static file routes (console assets, the docs page's scripts), whose file lookups raise these.
 STATIC_FILE_EXCEPTION_HANDLERS: dict[Any, Any] = {
+    ValueError: handle_unreadable_asset,
+    OSError: handle_unreadable_asset,
+    HTTPException: handle_unreadable_asset,
+}
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
     ValueError: handle_unreadable_asset,
     OSError: handle_unreadable_asset,
     HTTPException: handle_unreadable_asset,

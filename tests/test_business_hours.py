@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import Engine
 
 from assistant.events.timeline import TimelineEvent, timeline_facts
 from assistant.schedules.hours import DEFAULT_SCHEDULE, BusinessSchedule
@@ -364,3 +365,34 @@ def test_decades_cost_no_more_than_a_month_and_add_up_exactly() -> None:
     for shift in range(0, 40 * 86_400, 86_400 * 7 + 3_601):  # ends moved: partial months, kept months
         a, b = start + timedelta(seconds=shift), end - timedelta(seconds=shift)
         assert schedule.business_seconds(a, b) == pytest.approx(schedule._open_seconds(a, b, BERLIN), abs=1e-6)
+
+
+def test_a_start_in_the_hour_repeated_at_midnight_on_the_first_is_not_counted_twice() -> None:
+    """Newfoundland's clocks fell back at 00:01 on 1 November 2009, so Oct 31 23:01–24:00 came twice: a start in the
+    second pass comes after November began, and November is not a whole month from there."""
+    zone = ZoneInfo("America/St_Johns")
+    schedule = BusinessSchedule("America/St_Johns", {day: [(time(0), time(0))] for day in range(7)})
+    for minutes in range(0, 240, 7):
+        start = datetime(2009, 11, 1, 2, 0, tzinfo=UTC) + timedelta(minutes=minutes)
+        end = start + timedelta(days=75)
+        assert schedule.business_seconds(start, end) == pytest.approx(
+            schedule._open_seconds(start, end, zone), abs=1e-6
+        )
+        assert schedule.business_seconds(start, end) == (end - start).total_seconds()  # open round the clock
+
+
+def test_the_schedule_book_keeps_an_unchanged_schedule_and_its_worked_out_months(engine: Engine) -> None:
+    from sqlmodel import Session
+
+    from assistant.schedules.service import ScheduleBook, put_schedule
+
+    book = ScheduleBook(engine, refresh_seconds=0)  # reloaded on every read
+    with Session(engine) as session:
+        put_schedule(session, "billing", {"timezone": "Europe/Berlin", "hours": {"mon": ["09:00-17:00"]}})
+    first = book.get("billing")
+    first.business_seconds(datetime(2020, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC))
+    assert book.get("billing") is first and first._months  # reloaded, equal: the same object, months kept
+    with Session(engine) as session:
+        put_schedule(session, "billing", {"timezone": "Europe/Berlin", "hours": {"tue": ["09:00-17:00"]}})
+    changed = book.get("billing")
+    assert changed is not first and changed.weekly == {1: ((time(9), time(17)),)} and not changed._months

@@ -222,9 +222,26 @@ def test_erased_tickets_keep_their_timings_through_a_recomputation(
     }
     assert deliver_events(client, [reply]).status_code == 201
     deliver("GONE-2")  # still awaiting its first reply
-    before = timings_of(settings, ["GONE-1", "GONE-2"])
+    # An outbound ticket its events alone time: the agent wrote first, the ticket came later with no created time.
+    outbound = [
+        dict(reply, event_id=f"gone-out-{n}", ticket_id="GONE-3", kind=kind, occurred_at=at, actor_type=actor)
+        for n, (kind, at, actor) in enumerate(
+            [
+                ("agent_reply", "2026-11-16T09:00:00Z", "agent"),
+                ("customer_reply", "2026-11-16T10:00:00Z", "customer"),
+                ("agent_reply", "2026-11-16T11:00:00Z", "agent"),
+            ]
+        )
+    ]
+    assert deliver_events(client, outbound).status_code == 201
+    unstamped = {
+        k: v for k, v in ticket_payload(external_id="GONE-3", customer_ref="cust-gone").items() if k != "created_at"
+    }
+    assert post_ticket(client, unstamped).status_code == 201
+    before = timings_of(settings, ["GONE-1", "GONE-2", "GONE-3"])
     assert before["GONE-1"]["frt_seconds"] == 7200 and before["GONE-1"]["language"] == "en"
     assert before["GONE-2"]["first_reply_at"] is None
+    assert before["GONE-3"]["frt_seconds"] == 3600 and before["GONE-3"]["ticket_created_at"] is None
 
     assert client.delete("/v1/customers/cust-gone", headers=make_key("admin")).status_code == 200
     engine = make_engine(settings.resolved_database_url)
@@ -232,7 +249,7 @@ def test_erased_tickets_keep_their_timings_through_a_recomputation(
         recompute_timings(session, timed_tickets(session), schedules=ScheduleBook(engine))
         session.commit()
     engine.dispose()
-    assert timings_of(settings, ["GONE-1", "GONE-2"]) == before
+    assert timings_of(settings, ["GONE-1", "GONE-2", "GONE-3"]) == before
 
 
 def timings_of(settings: Settings, external_ids: list[str]) -> dict[str, dict[str, Any]]:

@@ -482,6 +482,16 @@ def test_a_ticket_delivered_after_its_events_without_a_created_time_is_timed_by_
     timed = kpis(client, lead, **period)["all"]
     assert timed["tickets_created"] == 1 and hours(timed, "frt") == 1.0, timed
 
+    # A created time the system sent, a second after the agent's reply, is a clock a second off, not an outbound
+    # ticket: the reply answered the request at once.
+    assert deliver_events(client, [event("late-3", 1, "agent_reply", "2026-11-16T13:00:00Z")]).status_code == 201
+    assert (
+        post_ticket(client, ticket_payload(external_id="late-3", created_at="2026-11-16T13:00:01Z")).status_code == 201
+    )
+    both = kpis(client, lead, **period)["all"]
+    assert both["tickets_created"] == 2 and both["frt"]["calendar_hours"]["count"] == 2, both
+    assert both["frt"]["calendar_hours"]["mean"] == 0.5, both  # 1 h and 0 h
+
 
 def test_a_delivered_ticket_without_a_creation_event_is_timed_from_its_created_time(
     client: TestClient[Any], lead: Headers

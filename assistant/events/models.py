@@ -112,9 +112,11 @@ class TicketTiming(SQLModel, table=True):
     channel: str | None = Field(default=None, max_length=16)
     agent: str | None = Field(default=None, max_length=128)
     language: str | None = Field(default=None, max_length=8)
-    # Whether the service routed the ticket: its created time and language come from the ticket's row, and stay
-    # with these timings once an erasure has deleted that row.
+    # Whether the service routed the ticket, and the created time these timings took from it (none where its events
+    # alone timed it): with the department, channel and language here, what a recomputation reads from the ticket's
+    # row once an erasure has deleted it.
     routed: bool = False
+    ticket_created_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
     created_day: str = Field(max_length=10)
     created_week: str = Field(max_length=10)

@@ -132,10 +132,12 @@ def recompute_timings(session: Session, tickets: Iterable[TicketKey], *, schedul
         now = utcnow()
         rows = []
         for key, timeline in events.items():
-            department, channel, language, created_at = routed.get(key, (None, None, None, None))
+            department, channel, language, created_at, stamped = routed.get(key, _NOT_ROUTED)
+            creation = None
             if created_at is not None and (timeline or key[0] in timed_sources):
-                timeline = created_by_ticket(timeline, created_at)
-                events[key] = timeline
+                creation = ticket_creation(timeline, created_at, stamped=stamped)
+                if creation is not None:
+                    timeline = events[key] = [creation, *timeline]
             if not timeline:
                 continue
             facts = timeline_facts(
@@ -147,6 +149,7 @@ def recompute_timings(session: Session, tickets: Iterable[TicketKey], *, schedul
                     "ticket_id": key[1],
                     "language": language,
                     "routed": key in routed,
+                    "ticket_created_at": creation.occurred_at if creation is not None else None,
                     "updated_at": now,
                     **facts,
                 }
@@ -172,24 +175,31 @@ def _lock_tickets(session: Session, tickets: Iterable[TicketKey]) -> None:
         )
 
 
+# Department, channel, language, created time, and whether that time was stamped on receipt (none was sent).
+_NOT_ROUTED: tuple[Any, ...] = (None, None, None, None, False)
+
+
 def _routing(session: Session, keys: Sequence[TicketKey]) -> dict[TicketKey, tuple[Any, ...]]:
-    """Department, channel, language and created time of the tickets the service itself routed."""
+    """``_NOT_ROUTED``'s facts of the tickets the service itself routed."""
     routed: dict[TicketKey, tuple[Any, ...]] = {}
     for source, external_ids in by_source(keys):
-        for external_id, *fields in session.execute(
+        for external_id, department, channel, language, created_at, received_at in session.execute(
             _ROUTED_TICKETS, {"source": source, "external_ids": external_ids}
         ).all():
-            routed[(source, external_id)] = tuple(fields)
+            routed[(source, external_id)] = (department, channel, language, created_at, created_at == received_at)
     return routed
 
 
 def _erased_routing(session: Session, keys: Sequence[TicketKey]) -> dict[TicketKey, tuple[Any, ...]]:
-    """What ``_routing`` gave for routed tickets erased since, as their timings kept it: erasure deletes the ticket
-    but not its timings, which hold no customer data and without it would lose their created time and language."""
+    """The same facts of routed tickets erased since, as their timings kept them: erasure deletes the ticket but not
+    its timings, which hold no customer data and without it would lose their created time and language. The created
+    time is the one the timings counted from (none where the events alone timed the ticket)."""
     routed: dict[TicketKey, tuple[Any, ...]] = {}
     for source, ticket_ids in by_source(keys):
-        for ticket_id, *fields in session.execute(_ERASED_TICKETS, {"source": source, "ticket_ids": ticket_ids}).all():
-            routed[(source, ticket_id)] = tuple(fields)
+        for ticket_id, department, channel, language, created_at in session.execute(
+            _ERASED_TICKETS, {"source": source, "ticket_ids": ticket_ids}
+        ).all():
+            routed[(source, ticket_id)] = (department, channel, language, created_at, False)
     return routed
 
 
@@ -211,7 +221,7 @@ _TIMELINE_EVENTS = select(
 )
 _ANY_EVENT = select(InteractionEvent.id).where(col(InteractionEvent.source) == bindparam("source")).limit(1)
 _ROUTED_TICKETS = select(
-    Ticket.external_id, Ticket.department, Ticket.channel, Ticket.language, Ticket.created_at
+    Ticket.external_id, Ticket.department, Ticket.channel, Ticket.language, Ticket.created_at, Ticket.received_at
 ).where(
     col(Ticket.source) == bindparam("source"), col(Ticket.external_id).in_(bindparam("external_ids", expanding=True))
 )
@@ -221,7 +231,7 @@ _ERASED_TICKETS = select(
     TicketTiming.department,
     TicketTiming.channel,
     TicketTiming.language,
-    TicketTiming.created_at,
+    TicketTiming.ticket_created_at,
 ).where(
     col(TicketTiming.source) == bindparam("source"),
     col(TicketTiming.ticket_id).in_(bindparam("ticket_ids", expanding=True)),
@@ -238,20 +248,24 @@ def _timings_upsert(dialect: str, columns: tuple[str, ...]) -> Any:
     return statement.on_conflict_do_update(index_elements=["source", "ticket_id"], set_=updated)
 
 
-def created_by_ticket(timeline: list[TimelineEvent], created_at: datetime) -> list[TimelineEvent]:
-    """A ticket the webhook delivered was created then, where no ``ticket_created`` event says otherwise: an
-    integration that sends the ticket and its replies but no creation event still gets its first response
-    time from the ticket's creation, and a ticket nobody has answered yet counts as awaiting its first reply.
-    A created time after the earliest event says nothing of when the ticket began (a ticket delivered without one
-    is stamped on receipt): the events alone say, as for a ticket known only from them."""
+def ticket_creation(timeline: list[TimelineEvent], created_at: datetime, *, stamped: bool) -> TimelineEvent | None:
+    """The creation a ticket the webhook delivered adds to its events, where no ``ticket_created`` event says when it
+    began: an integration that sends the ticket and its replies but no creation event still gets its first response
+    time from the ticket's creation, and a ticket nobody has answered yet counts as awaiting its first reply. Never
+    later than the earliest event. A time ``stamped`` on receipt (none was sent) after the earliest event says
+    nothing of when the ticket began: then none, and the events alone say, as for a ticket known only from them
+    (an agent's first message makes it agent-made, not answered at once)."""
     if any(event.kind == EventKind.ticket_created.value for event in timeline):
-        return timeline
-    if any(event.occurred_at < created_at for event in timeline):
-        return timeline
-    created = TimelineEvent(
-        event_id="", kind=EventKind.ticket_created.value, occurred_at=created_at, actor_type=ActorType.customer.value
+        return None
+    earliest = min((event.occurred_at for event in timeline), default=created_at)
+    if stamped and earliest < created_at:
+        return None
+    return TimelineEvent(
+        event_id="",
+        kind=EventKind.ticket_created.value,
+        occurred_at=min(created_at, earliest),
+        actor_type=ActorType.customer.value,
     )
-    return [created, *timeline]
 
 
 def by_source(keys: Iterable[tuple[str, str]]) -> Iterator[tuple[str, list[str]]]:

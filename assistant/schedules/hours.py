@@ -133,6 +133,9 @@ class BusinessSchedule:
             return 0.0
         zone = _load_zone(self.timezone)
         first, last = _next_month(start_utc.astimezone(zone).date()), end_utc.astimezone(zone).date().replace(day=1)
+        # A start in the hour repeated when the clocks fall back at midnight on the 1st comes after that month began.
+        while _month_start(first, zone) < start_utc:
+            first = _next_month(first)
         if first >= last:
             return self._open_seconds(start_utc, end_utc, zone)
         # Open time is additive over adjacent spans: [start, first month) + whole months + [last month, end).

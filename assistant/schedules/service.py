@@ -42,7 +42,13 @@ class ScheduleBook:
                 if time.monotonic() - self._loaded_at > self.refresh_seconds:
                     with session_scope(self.engine) as session:
                         rows = session.exec(select(BusinessHours)).all()
-                    self._schedules = {row.department: BusinessSchedule.from_dict(row.schedule) for row in rows}
+                    loaded = {row.department: BusinessSchedule.from_dict(row.schedule) for row in rows}
+                    # An unchanged schedule stays the same object, keeping the whole months it has worked out.
+                    kept = self._schedules
+                    self._schedules = {
+                        name: kept[name] if kept.get(name) == schedule else schedule
+                        for name, schedule in loaded.items()
+                    }
                     self._loaded_at = time.monotonic()
         return self._schedules
 
