@@ -87,6 +87,10 @@ def test_faq_changes_reach_the_portal_search_at_once(client: TestClient[Any], ad
     assert search(client, portal, "do you accept paypal")[0]["id"] == entry["id"]
     assert all(r["id"] != entry["id"] for r in search(client, portal, "when do I get my money back"))
 
+    # A misspelt field is refused, naming it: a 200 would leave the entry live while the admin thinks it is not.
+    typo = client.patch(f"/v1/faq/{entry['id']}", json={"publised": False}, headers=admin)
+    assert typo.status_code == 400 and typo.json()["error"]["details"][0]["field"] == "publised", typo.text
+    assert search(client, portal, "do you accept paypal")[0]["id"] == entry["id"]
     assert client.patch(f"/v1/faq/{entry['id']}", json={"published": False}, headers=admin).status_code == 200
     assert all(r["id"] != entry["id"] for r in search(client, portal, "do you accept paypal"))
     assert client.patch(f"/v1/faq/{entry['id']}", json={"published": True}, headers=admin).status_code == 200

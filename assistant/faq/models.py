@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from pydantic import field_validator
+from pydantic import ConfigDict, field_validator
 from sqlalchemy import JSON, Column, LargeBinary
 from sqlmodel import Field, SQLModel
 
@@ -71,6 +71,9 @@ class FaqCreate(FaqFields):
 
 class FaqUpdate(SQLModel):
     """A partial update: fields left out keep their value."""
+
+    # A misspelt field ("publised": false) must not answer 200 and leave the entry as it was, live on the portal.
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     question: str | None = Field(default=None, min_length=1, max_length=2_000)
     answer: str | None = Field(default=None, min_length=1, max_length=20_000)
