@@ -383,6 +383,16 @@ def test_bad_solve_requests_are_clear_4xx(client: TestClient[Any], agent_headers
     assert bad_action.status_code == 400
     missing = client.post("/v1/tickets/999999/solve", json={"resolution": "x"}, headers=agent_headers)
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "ticket_not_found"
+    # A misspelt field is named, not dropped: the case would have been stored as not solved on first contact.
+    for path, body in (
+        ("solve", {"resolution": "Resent it.", "first_contact_resolved": True}),
+        ("reroute", {"department": "orders", "intnet": "order_status"}),
+    ):
+        typo = client.post(f"/v1/tickets/{ticket_id}/{path}", json=body, headers=agent_headers)
+        assert typo.status_code == 400, typo.text
+        assert typo.json()["error"]["details"][0]["field"] in body and len(typo.json()["error"]["details"]) == 1
+    ticket = client.get(f"/v1/tickets/{ticket_id}", headers=agent_headers).json()
+    assert [d["kind"] for d in ticket["decisions"]] == ["model"]  # nothing changed
 
 
 def test_playbook_actions_merge_with_case_evidence(

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from pydantic import field_validator
+from pydantic import ConfigDict, field_validator
 from sqlalchemy import JSON, Column, LargeBinary
 from sqlmodel import Field, SQLModel
 
@@ -68,6 +68,9 @@ class CaseEvidence:
 
 class SolveRequest(SQLModel):
     """An agent solves a ticket: what fixed it and the actions taken."""
+
+    # A misspelt field must not be dropped quietly (a "first_contact" sent under another name would be lost).
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     resolution: str = Field(min_length=1, max_length=20_000)
     actions: list[str] = Field(default_factory=list, max_length=MAX_ACTIONS)

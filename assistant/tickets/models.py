@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from pydantic import field_validator, model_validator
+from pydantic import ConfigDict, field_validator, model_validator
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -221,6 +221,9 @@ class TicketRead(TicketBase):
 
 class RerouteCreate(SQLModel):
     """An agent's correction: the department (and intent, when known) the ticket really belongs to."""
+
+    # A misspelt field must not be dropped quietly (a "intent" sent under another name would be lost).
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     department: str = Field(min_length=1, max_length=64)
     intent: str | None = Field(default=None, min_length=1, max_length=128)
