@@ -164,6 +164,14 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         return _response(status, "validation_error", message, details)
     if status == 400:
         # Litestar raises a plain 400 when the body cannot be decoded at all.
+        if "truncated" in str(exc.detail):
+            # msgspec says so for a body cut short, and for a high surrogate escape without its low half.
+            return _response(
+                status,
+                "malformed_json",
+                "The request body is not valid JSON: it ends early, or holds half of an escaped character pair "
+                "(such as \\ud83d without the \\ude00 that completes it).",
+            )
         return _response(status, "malformed_json", f"The request body is not valid JSON ({exc.detail}).")
     if status == 413:
         return _response(status, "body_too_large", "The request body is larger than this service accepts.")

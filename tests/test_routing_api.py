@@ -164,6 +164,13 @@ def test_route_bad_input(client: TestClient[Any], agent_headers: dict[str, str])
         "/v1/route", content=b'{"text": ', headers=agent_headers | {"Content-Type": "application/json"}
     )
     assert (malformed.status_code, malformed.json()["error"]["code"]) == (400, "malformed_json")
+    half_an_emoji = client.post(
+        "/v1/route",
+        content=b'{"text": "parcel lost \\ud83d"}',
+        headers=agent_headers | {"Content-Type": "application/json"},
+    )
+    assert (half_an_emoji.status_code, half_an_emoji.json()["error"]["code"]) == (400, "malformed_json")
+    assert "half of an escaped character pair" in half_an_emoji.json()["error"]["message"]  # not "truncated"
     # Bodies that are not UTF-8 text, whatever charset the client names, and no body at all.
     for content_type in ("application/json", "application/json; charset=latin-1", "application/json; charset=nope"):
         latin = client.post(
