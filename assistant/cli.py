@@ -81,13 +81,21 @@ def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
 
 @main.command()
 @data_dir_option
-@click.option("--data", "data_path", type=click.Path(exists=True, path_type=Path), help="Labelled CSV.")
+@click.option("--data", "data_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Labelled CSV.")
 @click.option("--text-column", default="text", show_default=True)
 @click.option("--label-column", default="label", show_default=True, help="Intent (or department) labels.")
 @click.option("--department-column", default=None, help="A column giving each label's department.")
-@click.option("--taxonomy", type=click.Path(exists=True, path_type=Path), help="JSON: department → intents.")
+@click.option(
+    "--taxonomy", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="JSON: department → intents."
+)
 @click.option("--from-db", is_flag=True, help="Add tickets corrected by agents, their correction as label.")
-@click.option("--holdout", type=float, default=0.1, show_default=True, help="Share held out to measure first.")
+@click.option(
+    "--holdout",
+    type=click.FloatRange(0.0, 0.5),
+    default=0.1,
+    show_default=True,
+    help="Share held out to measure first (0 for none).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 def train(
     data_dir: Path | None,
@@ -101,6 +109,7 @@ def train(
     seed: int,
 ) -> None:
     """Train a classifier into the data directory; the service serves the newest one."""
+    from assistant.errors import InvalidInput
     from assistant.training.service import LabelledTexts, read_labelled_csv, train_classifier
     from classifiers import load_taxonomy
 
@@ -118,8 +127,8 @@ def train(
             texts, labels, mapping = data.texts, data.labels, data.taxonomy
         if taxonomy is not None:
             mapping = load_taxonomy(taxonomy)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
+    except (ValueError, InvalidInput) as exc:
+        raise click.ClickException(exc.message if isinstance(exc, InvalidInput) else str(exc)) from exc
     if mapping is None and from_db and data_path is None:
         mapping = _current_taxonomy(settings)
     if from_db:
@@ -127,6 +136,8 @@ def train(
         click.echo(f"{len(corrected)} corrected tickets from the database", err=True)
         texts += [text for text, _ in corrected]
         labels += [label for _, label in corrected]
+    if not texts:
+        raise click.ClickException("nothing to train on: no labelled rows, and no ticket corrected by an agent")
     try:
         classifier, report = train_classifier(
             embedder=_embedder(settings),
@@ -164,12 +175,13 @@ def _current_taxonomy(settings: Settings) -> dict[str, str] | None:
 
 @main.command()
 @data_dir_option
-@click.option("--data", "data_path", type=click.Path(exists=True, path_type=Path), required=True)
+@click.option("--data", "data_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
 @click.option("--text-column", default="text", show_default=True)
 @click.option("--label-column", default="label", show_default=True)
 @click.option("--per-class/--no-per-class", default=True, show_default=True)
 def evaluate(data_dir: Path | None, data_path: Path, text_column: str, label_column: str, per_class: bool) -> None:
     """Measure the served classifier on a labelled CSV and print the metrics table."""
+    from assistant.errors import InvalidInput
     from assistant.training.service import evaluate_classifier, read_labelled_csv
     from classifiers import TicketClassifier
 
@@ -180,8 +192,8 @@ def evaluate(data_dir: Path | None, data_path: Path, text_column: str, label_col
     try:
         data = read_labelled_csv(data_path, text_column=text_column, label_column=label_column)
         report = evaluate_classifier(embedder=_embedder(settings), classifier=classifier, data=data, show_progress=True)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
+    except (ValueError, InvalidInput) as exc:
+        raise click.ClickException(exc.message if isinstance(exc, InvalidInput) else str(exc)) from exc
     click.echo(f"classifier {classifier.version}")
     click.echo(report.format_table(per_class=per_class))
 
@@ -276,6 +288,13 @@ def import_events_command(data_dir: Path | None, path: Path, batch: int) -> None
             _recompute_with_progress(session, sorted(tickets), schedules=schedules)
     except InvalidInput as exc:
         details = f" {exc.details}" if exc.details else ""
+        if seen:  # the batches before the bad record are committed: their tickets get their timings all the same
+            with session_scope(engine) as session:
+                _recompute_with_progress(session, sorted(tickets), schedules=schedules)
+            details += (
+                f" The {seen} events before it were read and {accepted} of them newly stored; run the fixed file "
+                "again: events already stored are skipped."
+            )
         raise click.ClickException(exc.message + details) from exc
     click.echo(f"{accepted} events stored, {seen - accepted} already known; {len(tickets)} tickets updated")
 
@@ -341,6 +360,11 @@ def import_surveys_command(data_dir: Path | None, path: Path, batch: int) -> Non
                 duplicates += report.duplicates
     except InvalidInput as exc:
         details = f" {exc.details}" if exc.details else ""
+        if read := accepted + updated + duplicates:  # the batches before the bad record are committed
+            details += (
+                f" The {read} responses before it were read and stored ({accepted} new, {updated} replaced); run the "
+                "fixed file again: a response stored already is kept or replaced, never doubled."
+            )
         raise click.ClickException(exc.message + details) from exc
     click.echo(f"{accepted} responses stored, {updated} replaced, {duplicates} already known")
 
@@ -422,6 +446,9 @@ def _moment(raw: str, option: str) -> datetime:
         raise click.BadParameter(
             f"{raw!r} is not a date or time like 2026-11-01T00:00+01:00", param_hint=option
         ) from None
+    # As the API's reports: a year 1 or 9999 would overflow as it is moved to UTC or a period is counted back from it.
+    if not 1970 <= moment.year <= 2200:
+        raise click.BadParameter(f"{raw!r} must lie between 1970 and 2200", param_hint=option)
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
@@ -441,7 +468,7 @@ def insights() -> None:
 @insights.command("gaps")
 @data_dir_option
 @_period_options(30)
-@click.option("--top", type=int, default=20, show_default=True, help="How many clusters to show.")
+@click.option("--top", type=click.IntRange(1, 200), default=20, show_default=True, help="How many clusters to show.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
 def insights_gaps(data_dir: Path | None, start: str | None, end: str | None, top: int, as_json: bool) -> None:
     """Where a new FAQ entry would deflect the most tickets: the period's tickets by topic, least covered first."""
@@ -523,7 +550,12 @@ def insights_drivers(data_dir: Path | None, start: str | None, end: str | None, 
 @data_dir_option
 @_period_options(30)
 @click.option("--group-by", type=click.Choice(["day", "week", "all"]), default="week", show_default=True)
-@click.option("--window-hours", type=float, default=None, help="Overrides ASSISTANT_DEFLECTION_WINDOW_HOURS.")
+@click.option(
+    "--window-hours",
+    type=click.FloatRange(0, 24 * 90, min_open=True),
+    default=None,
+    help="Overrides ASSISTANT_DEFLECTION_WINDOW_HOURS.",
+)
 def insights_deflection(
     data_dir: Path | None, start: str | None, end: str | None, group_by: str, window_hours: float | None
 ) -> None:
@@ -532,6 +564,8 @@ def insights_deflection(
     from assistant.errors import InvalidInput
     from assistant.insights.deflection import deflection_report
 
+    if window_hours is not None and window_hours != window_hours:  # NaN passes every range check
+        raise click.BadParameter("must be a number of hours", param_hint="--window-hours")
     settings = _settings(data_dir)
     period = _period(start, end, 30)
     with session_scope(_database(settings=settings)) as session:
@@ -540,7 +574,7 @@ def insights_deflection(
                 session,
                 start=period[0],
                 end=period[1],
-                window_hours=window_hours or settings.deflection_window_hours,
+                window_hours=settings.deflection_window_hours if window_hours is None else window_hours,
                 group_by=group_by,
             )
         except InvalidInput as exc:
@@ -617,7 +651,7 @@ def keys_list(data_dir: Path | None) -> None:
 
 @keys.command("revoke")
 @data_dir_option
-@click.argument("key_id", type=int)
+@click.argument("key_id", type=click.IntRange(1, 2**63 - 1))
 def keys_revoke(data_dir: Path | None, key_id: int) -> None:
     from assistant.auth.service import revoke_api_key
     from assistant.db import session_scope

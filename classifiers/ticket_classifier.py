@@ -318,10 +318,12 @@ class TicketClassifier:
 
 def load_taxonomy(path: str | Path) -> dict[str, str]:
     """Read ``{"departments": {department: [intent, ...]}}`` (or a flat ``{intent: department}``)."""
-    data = json.loads(Path(path).read_text())
+    data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
     if isinstance(data, dict) and isinstance(data.get("departments"), dict):
         taxonomy: dict[str, str] = {}
         for department, intents in data["departments"].items():
+            if not isinstance(intents, list) or not all(isinstance(intent, str) for intent in intents):
+                raise ValueError(f"department {department!r} must list its intents as names")
             for intent in intents:
                 if intent in taxonomy and taxonomy[intent] != department:
                     raise ValueError(f"intent {intent!r} is in two departments")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -210,3 +211,112 @@ def test_import_cases_masks_pii(env: Path, tmp_path: Path) -> None:
     bad.write_text("text,resolution,actions\nhello,world,Not An Action\n")
     failed = runner.invoke(main, ["import-cases", str(bad)])
     assert failed.exit_code != 0 and "case 1 is not a valid resolved case" in failed.output
+
+
+EVENT_HEADER = "source,event_id,ticket_id,kind,occurred_at,actor_type,text\n"
+
+
+def event_line(n: int, ticket: str = "tq", text: str = "hello") -> str:
+    return f"fz,q{n},{ticket},customer_reply,2026-11-16T09:0{n}:00Z,customer,{text}\n"
+
+
+def stored_events(env: Path) -> int:
+    from sqlalchemy import func
+
+    from assistant.db import make_engine, session_scope
+    from assistant.events.models import InteractionEvent
+
+    engine = make_engine(f"sqlite:///{env / 'assistant.db'}")
+    with session_scope(engine) as session:
+        count = session.exec(select(func.count()).select_from(InteractionEvent)).one()
+    engine.dispose()
+    return int(count)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        # A quote left open would take every later line into one cell: the second event would be lost in the first.
+        ("open_quote.csv", EVENT_HEADER + event_line(1, text='"unbalanced') + event_line(2), "not valid CSV"),
+        ("ragged.csv", EVENT_HEADER + event_line(1).rstrip("\n") + ",extra\n", "more cells than the header"),
+        ("twice.csv", EVENT_HEADER.replace("text", "kind") + event_line(1), "appear twice"),
+        ("latin.csv", (EVENT_HEADER + event_line(1, text="café")).encode("latin-1"), "is not UTF-8 text"),
+        ("deep.jsonl", "[" * 100_000 + "]" * 100_000 + "\n", "nested too deeply"),
+        ("huge.csv", EVENT_HEADER + event_line(1, text="x" * 200_000), "not valid CSV"),
+    ],
+)
+def test_an_unreadable_events_file_is_one_line_and_stores_nothing(
+    env: Path, tmp_path: Path, name: str, content: str | bytes, message: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    result = CliRunner().invoke(main, ["import-events", str(path)])
+    assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert stored_events(env) == 0
+
+
+def test_a_bad_line_after_committed_batches_says_what_was_stored_and_times_it(env: Path, tmp_path: Path) -> None:
+    path = tmp_path / "partial.jsonl"
+    good = [
+        json.dumps(
+            {
+                "source": "fz",
+                "event_id": f"p{n}",
+                "ticket_id": "tp1",
+                "kind": kind,
+                "occurred_at": f"2026-11-16T1{n}:00:00Z",
+            }
+        )
+        for n, kind in enumerate(["ticket_created", "agent_reply", "solved"])
+    ]
+    path.write_text("\n".join([*good, "{oops"]) + "\n")
+    runner = CliRunner()
+    result = runner.invoke(main, ["import-events", str(path), "--batch", "2"])
+    assert result.exit_code == 1 and "line 4 is not valid JSON" in result.output, result.output
+    assert "The 2 events before it were read and 2 of them newly stored" in result.output
+    table = runner.invoke(main, ["kpis", "--from", "2026-11-16", "--to", "2026-11-17", "--group-by", "all"])
+    assert table.exit_code == 0 and "\nall " in table.output and " 1 " in table.output, table.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["kpis", "--from", "0001-01-01T00:00+01:00"], "between 1970 and 2200"),
+        (["kpis", "--to", "0001-01-02"], "between 1970 and 2200"),
+        (["insights", "deflection", "--window-hours", "nan"], "number of hours"),
+        (["insights", "deflection", "--window-hours", "0"], "--window-hours"),
+        (["insights", "gaps", "--top", "0"], "--top"),
+        (["keys", "revoke", "99999999999999999999999"], "KEY_ID"),
+        (["train", "--holdout", "-0.5", "--data", str(DEMO_TICKETS)], "--holdout"),
+    ],
+)
+def test_out_of_range_options_are_refused_in_one_line(env: Path, args: list[str], message: str) -> None:
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+
+
+def test_bad_training_files_are_refused_in_one_line(env: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    folder = runner.invoke(main, ["train", "--data", str(tmp_path)])
+    assert folder.exit_code == 2 and "is a directory" in folder.output, folder.output
+    blank = tmp_path / "blank.csv"
+    blank.write_text("text,intent,team\nmy card is lost,lost_card,\ni was charged twice,double_charge,billing\n")
+    result = runner.invoke(
+        main, ["train", "--data", str(blank), "--label-column", "intent", "--department-column", "team"]
+    )
+    assert result.exit_code == 1 and "has a row with no 'team'" in result.output, result.output
+    taxonomy = tmp_path / "taxonomy.json"
+    taxonomy.write_text('{"departments": {"cards": [{"x": 1}]}}')
+    shaped = runner.invoke(
+        main, ["train", "--data", str(DEMO_TICKETS), "--label-column", "intent", "--taxonomy", str(taxonomy)]
+    )
+    assert shaped.exit_code == 1 and "must list its intents as names" in shaped.output, shaped.output
+
+
+def test_case_actions_that_are_not_names_are_refused(env: Path, tmp_path: Path) -> None:
+    path = tmp_path / "cases.jsonl"
+    path.write_text('{"text": "Card lost", "resolution": "Blocked it.", "actions": [{"a": 1}]}\n')
+    result = CliRunner().invoke(main, ["import-cases", str(path)])
+    assert result.exit_code == 1 and "case 1 is not a valid resolved case" in result.output, result.output

@@ -21,6 +21,8 @@ def clean_actions(actions: list[str]) -> list[str]:
     """Action names as agents' tools know them (``verify-identity``), in the order taken, each once."""
     cleaned: list[str] = []
     for action in actions:
+        if not isinstance(action, str):
+            raise ValueError(f"action {action!r} is not a name like 'verify-identity'")
         name = action.strip().lower()
         if not ACTION_NAME.fullmatch(name):
             raise ValueError(f"action {action[:70]!r} is not a name like 'verify-identity' (a-z, 0-9, '-', '_')")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +23,7 @@ from assistant.cases.models import (
 from assistant.db import utcnow, write_lock
 from assistant.errors import InvalidInput, NotFound, validation_details
 from assistant.faq.service import batches
+from assistant.files import NOT_UTF8, csv_rows, json_value
 from assistant.indexing.models import ChangeOp, Collection
 from assistant.indexing.service import CollectionSource, EmbedFn, TextEncoder, record_change, vector_bytes
 from assistant.routing.engine import TRIAGE_DEPARTMENT, ticket_text
@@ -202,17 +201,17 @@ def read_cases_file(path: Path) -> list[CaseImport]:
     suffix = path.suffix.lower()
     try:
         if suffix == ".jsonl":
-            lines = path.read_text(encoding="utf-8").splitlines()
-            records = [json.loads(line) for line in lines if line.strip()]
+            lines = path.read_text(encoding="utf-8-sig").splitlines()
+            records = [json_value(line, path.name, line=n) for n, line in enumerate(lines, start=1) if line.strip()]
         elif suffix == ".json":
-            records = json.loads(path.read_text(encoding="utf-8"))
+            records = json_value(path.read_text(encoding="utf-8-sig"), path.name)
         elif suffix == ".csv":
             with path.open(newline="", encoding="utf-8-sig") as handle:
-                records = [dict(row) for row in csv.DictReader(handle)]
+                records = list(csv_rows(handle, path.name))
         else:
             raise InvalidInput(f"{path.name}: use a .jsonl, .json or .csv file.", code="unsupported_format")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{path.name} is not valid {suffix[1:].upper()}: {exc}", code="malformed_file") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path.name} {NOT_UTF8}.", code="malformed_file") from None
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise InvalidInput(f"{path.name}: expected one object per case.", code="validation_error")
     cases = []

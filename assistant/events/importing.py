@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -12,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from assistant.errors import InvalidInput, validation_details
 from assistant.events.models import EventCreate
+from assistant.files import NOT_UTF8, csv_rows, json_value
 
 Record = TypeVar("Record", bound=BaseModel)
 
@@ -44,16 +43,16 @@ def read_records(path: Path, model: type[Record], *, noun: str, batch: int = 5_0
 def _records(path: Path, suffix: str) -> Iterator[dict[str, Any]]:
     with path.open(newline="", encoding="utf-8-sig") as handle:
         if suffix == ".csv":
-            for row in csv.DictReader(handle):
+            for row in csv_rows(handle, path.name):
                 yield {key: value for key, value in row.items() if value not in ("", None)}
             return
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError:
-                raise InvalidInput(f"{path.name}, line {number} is not valid JSON.", code="malformed_json") from None
-            if not isinstance(record, dict):
-                raise InvalidInput(f"{path.name}, line {number} is not a JSON object.", code="validation_error")
-            yield record
+        try:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                record = json_value(line, path.name, line=number)
+                if not isinstance(record, dict):
+                    raise InvalidInput(f"{path.name}, line {number} is not a JSON object.", code="validation_error")
+                yield record
+        except UnicodeDecodeError:
+            raise InvalidInput(f"{path.name} {NOT_UTF8}.", code="malformed_file") from None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +15,7 @@ from sqlmodel import Session, col, func, select
 from assistant.db import utcnow, write_lock
 from assistant.errors import Conflict, InvalidInput, NotFound, validation_details
 from assistant.faq.models import FaqCreate, FaqEntry, FaqHit, FaqImportReport, FaqRead, FaqUpdate
+from assistant.files import NOT_UTF8, csv_rows, json_value
 from assistant.indexing.models import ChangeOp, Collection
 from assistant.indexing.service import CollectionSource, EmbedFn, TextEncoder, record_change, vector_bytes
 from knowledge.vector_index import Hit
@@ -331,9 +330,10 @@ def faq_from_record(record: dict[str, Any]) -> FaqCreate:
 
 def _json_records(path: Path) -> list[dict[str, Any]]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{path.name} is not valid JSON: {exc}", code="malformed_json") from None
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path.name} {NOT_UTF8}.", code="malformed_file") from None
+    data = json_value(text, path.name)
     if isinstance(data, dict) and isinstance(data.get("entries"), list):
         data = data["entries"]
     if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
@@ -343,11 +343,10 @@ def _json_records(path: Path) -> list[dict[str, Any]]:
 
 def _csv_records(path: Path) -> list[dict[str, Any]]:
     with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        missing = {"question", "answer"} - set(reader.fieldnames or [])
-        if missing:
-            raise InvalidInput(f"{path.name} lacks the column(s) {', '.join(sorted(missing))}.", code="missing_column")
-        return [dict(row) for row in reader]
+        rows = list(csv_rows(handle, path.name))
+    if rows and (missing := {"question", "answer"} - set(rows[0])):
+        raise InvalidInput(f"{path.name} lacks the column(s) {', '.join(sorted(missing))}.", code="missing_column")
+    return rows
 
 
 # An entry in the customer's own language outranks one in another language that matches only this much

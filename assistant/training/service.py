@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import csv
+import itertools
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from assistant.files import csv_rows
 from classifiers import EvaluationReport, TicketClassifier, evaluate
 from knowledge import TextEmbedder
 
@@ -36,12 +37,13 @@ def read_labelled_csv(
     labels: list[str] = []
     taxonomy: dict[str, str] = {}
     with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        columns = set(reader.fieldnames or ())
+        rows = csv_rows(handle, str(path))
+        first = next(rows, None)
+        columns = set(first or ())
         for needed in filter(None, (text_column, label_column, department_column)):
-            if needed not in columns:
+            if first is not None and needed not in columns:
                 raise ValueError(f"{path}: no column {needed!r}; columns are {sorted(columns)}")
-        for row in reader:
+        for row in itertools.chain([first] if first is not None else [], rows):
             text, label = (row[text_column] or "").strip(), (row[label_column] or "").strip()
             if not text or not label:
                 continue
@@ -49,6 +51,8 @@ def read_labelled_csv(
             labels.append(label)
             if department_column:
                 department = (row[department_column] or "").strip()
+                if not department:
+                    raise ValueError(f"{path}: label {label!r} has a row with no {department_column!r}")
                 if taxonomy.setdefault(label, department) != department:
                     raise ValueError(f"{path}: label {label!r} appears under two departments")
     if not texts:
