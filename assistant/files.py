@@ -43,3 +43,15 @@ def json_value(text: str, name: str, *, line: int | None = None) -> Any:
         raise InvalidInput(f"{where} is not valid JSON: {exc}", code="malformed_json") from None
     except RecursionError:
         raise InvalidInput(f"{where} is nested too deeply to read.", code="malformed_json") from None
+
+
+TRUE_WORDS = frozenset({"true", "1", "yes", "y"})
+FALSE_WORDS = frozenset({"false", "0", "no", "n", ""})
+
+
+def yes_or_no(value: Any) -> Any:
+    """A yes/no cell of a file (CSV holds only text) as a bool; anything else is left to validation, which refuses
+    it: "maybe" must not be read as either."""
+    if isinstance(value, str) and (word := value.strip().lower()) in TRUE_WORDS | FALSE_WORDS:
+        return word in TRUE_WORDS
+    return value

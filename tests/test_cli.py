@@ -320,3 +320,41 @@ def test_case_actions_that_are_not_names_are_refused(env: Path, tmp_path: Path) 
     path.write_text('{"text": "Card lost", "resolution": "Blocked it.", "actions": [{"a": 1}]}\n')
     result = CliRunner().invoke(main, ["import-cases", str(path)])
     assert result.exit_code == 1 and "case 1 is not a valid resolved case" in result.output, result.output
+
+
+@pytest.mark.parametrize(
+    ("command", "name", "content", "message"),
+    [
+        (
+            "import-faq",
+            "faq.csv",
+            "question,answer,published\nHow?,Like so.,maybe\n",
+            "entry 1 is not a valid FAQ entry",
+        ),
+        (
+            "import-cases",
+            "cases.csv",
+            "text,resolution,first_contact\nLost,Found.,maybe\n",
+            "case 1 is not a valid resolved case",
+        ),
+        (
+            "import-cases",
+            "cases.jsonl",
+            '{"text": "Lost", "resolution": "Found.", "solved_at": "9999-12-31T23:59:59+00:00"}\n',
+            "solved_at must lie between 1970 and tomorrow",
+        ),
+        (
+            "import-cases",
+            "cases.jsonl",
+            '{"text": "Lost", "resolution": "Found.", "solved_at": "2026-11-16T09:00:00"}\n',
+            "solved_at needs a time zone",
+        ),
+    ],
+)
+def test_knowledge_imports_refuse_values_they_would_have_guessed(
+    env: Path, tmp_path: Path, command: str, name: str, content: str, message: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(content)
+    result = CliRunner().invoke(main, [command, str(path)])
+    assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output, result.output

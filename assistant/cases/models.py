@@ -11,7 +11,7 @@ from sqlalchemy import JSON, Column, LargeBinary
 from sqlmodel import Field, SQLModel
 
 from assistant.db import UTCDateTime, utcnow
-from assistant.tickets.models import reject_unstorable
+from assistant.tickets.models import reject_unstorable, utc_moment
 
 ACTION_NAME = re.compile(r"[a-z0-9][a-z0-9_\-]{0,63}")
 MAX_ACTIONS = 30
@@ -115,6 +115,12 @@ class CaseImport(SQLModel):
     @classmethod
     def _storable(cls, value: str | None) -> str | None:
         return reject_unstorable(value)
+
+    @field_validator("solved_at")
+    @classmethod
+    def _solved_at(cls, value: datetime | None) -> datetime | None:
+        # As an event's time: a zone required, and no date from a broken clock (year 9999 would top every list).
+        return None if value is None else utc_moment(value, "solved_at", bounded=True)
 
     @field_validator("actions", mode="before")
     @classmethod

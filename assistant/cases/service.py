@@ -23,7 +23,7 @@ from assistant.cases.models import (
 from assistant.db import utcnow, write_lock
 from assistant.errors import InvalidInput, NotFound, validation_details
 from assistant.faq.service import batches
-from assistant.files import NOT_UTF8, csv_rows, json_value
+from assistant.files import NOT_UTF8, csv_rows, json_value, yes_or_no
 from assistant.indexing.models import ChangeOp, Collection
 from assistant.indexing.service import CollectionSource, EmbedFn, TextEncoder, record_change, vector_bytes
 from assistant.routing.engine import TRIAGE_DEPARTMENT, ticket_text
@@ -227,8 +227,8 @@ def read_cases_file(path: Path) -> list[CaseImport]:
 
 def _clean_record(record: dict[str, Any]) -> dict[str, Any]:
     data = {k: (None if v == "" else v) for k, v in record.items() if k in CaseImport.model_fields}
-    if isinstance(data.get("first_contact"), str):
-        data["first_contact"] = data["first_contact"].strip().lower() in {"true", "1", "yes", "y"}
+    if "first_contact" in data:
+        data["first_contact"] = yes_or_no(data["first_contact"])
     if data.get("actions") is None:
         data["actions"] = []
     return data

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, func, select
 from assistant.db import utcnow, write_lock
 from assistant.errors import Conflict, InvalidInput, NotFound, validation_details
 from assistant.faq.models import FaqCreate, FaqEntry, FaqHit, FaqImportReport, FaqRead, FaqUpdate
-from assistant.files import NOT_UTF8, csv_rows, json_value
+from assistant.files import NOT_UTF8, csv_rows, json_value, yes_or_no
 from assistant.indexing.models import ChangeOp, Collection
 from assistant.indexing.service import CollectionSource, EmbedFn, TextEncoder, record_change, vector_bytes
 from knowledge.vector_index import Hit
@@ -319,8 +319,8 @@ def faq_from_record(record: dict[str, Any]) -> FaqCreate:
         data["external_id"] = str(data["id"])
     if isinstance(data.get("tags"), str):
         data["tags"] = [t for t in data["tags"].split(";") if t.strip()]
-    if isinstance(data.get("published"), str):
-        data["published"] = data["published"].strip().lower() not in {"false", "0", "no", "n", ""}
+    if "published" in data:
+        data["published"] = yes_or_no(data["published"])
     for empty in ("language", "external_id"):
         if data.get(empty) == "":
             data[empty] = None
