@@ -116,6 +116,8 @@ def train(
     settings = _settings(data_dir)
     if data_path is None and not from_db:
         raise click.UsageError("give --data CSV, --from-db, or both")
+    if holdout != holdout:  # NaN passes every range check
+        raise click.BadParameter("must be a share from 0 to 0.5", param_hint="--holdout")
     texts: list[str] = []
     labels: list[str] = []
     mapping: dict[str, str] | None = None
@@ -249,7 +251,9 @@ def import_cases_command(data_dir: Path | None, path: Path) -> None:
 @main.command("import-events")
 @data_dir_option
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--batch", type=int, default=5_000, show_default=True, help="Events per transaction.")
+@click.option(
+    "--batch", type=click.IntRange(1, 1_000_000), default=5_000, show_default=True, help="Events per transaction."
+)
 def import_events_command(data_dir: Path | None, path: Path, batch: int) -> None:
     """Import interaction events from JSON lines or CSV (history, or a ticketing system's export).
 
@@ -292,8 +296,8 @@ def import_events_command(data_dir: Path | None, path: Path, batch: int) -> None
             with session_scope(engine) as session:
                 _recompute_with_progress(session, sorted(tickets), schedules=schedules)
             details += (
-                f" The {seen} events before it were read and {accepted} of them newly stored; run the fixed file "
-                "again: events already stored are skipped."
+                f" The batches before the one holding it were committed: {seen} events, {accepted} of them new. Run "
+                "the fixed file again: events already stored are skipped."
             )
         raise click.ClickException(exc.message + details) from exc
     click.echo(f"{accepted} events stored, {seen - accepted} already known; {len(tickets)} tickets updated")
@@ -337,7 +341,9 @@ def recompute_timings_command(data_dir: Path | None) -> None:
 @main.command("import-surveys")
 @data_dir_option
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--batch", type=int, default=5_000, show_default=True, help="Responses per transaction.")
+@click.option(
+    "--batch", type=click.IntRange(1, 1_000_000), default=5_000, show_default=True, help="Responses per transaction."
+)
 def import_surveys_command(data_dir: Path | None, path: Path, batch: int) -> None:
     """Import survey responses (CSAT 1–5, CES 1–7, NPS 0–10) from JSON lines or CSV.
 
@@ -360,10 +366,11 @@ def import_surveys_command(data_dir: Path | None, path: Path, batch: int) -> Non
                 duplicates += report.duplicates
     except InvalidInput as exc:
         details = f" {exc.details}" if exc.details else ""
-        if read := accepted + updated + duplicates:  # the batches before the bad record are committed
+        if committed := accepted + updated + duplicates:
             details += (
-                f" The {read} responses before it were read and stored ({accepted} new, {updated} replaced); run the "
-                "fixed file again: a response stored already is kept or replaced, never doubled."
+                f" The batches before the one holding it were committed: {committed} responses, {accepted} of them "
+                f"new and {updated} replacing earlier versions. Run the fixed file again: a response stored already "
+                "is kept or replaced, never doubled."
             )
         raise click.ClickException(exc.message + details) from exc
     click.echo(f"{accepted} responses stored, {updated} replaced, {duplicates} already known")

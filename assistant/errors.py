@@ -261,12 +261,6 @@ STATIC_FILE_EXCEPTION_HANDLERS: dict[Any, Any] = {
 }
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {
-    ValueError: handle_unreadable_asset,
-    OSError: handle_unreadable_asset,
-    HTTPException: handle_unreadable_asset,
-}
-
-EXCEPTION_HANDLERS: dict[Any, Any] = {
     DomainError: handle_domain_error,
     RecursionError: handle_too_deep,
     UnicodeDecodeError: handle_not_utf8,

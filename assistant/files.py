@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 from collections.abc import Iterator
@@ -14,24 +15,42 @@ from assistant.errors import InvalidInput
 NOT_UTF8 = 'is not UTF-8 text; save it as UTF-8 (a spreadsheet\'s "CSV UTF-8")'
 
 
-def csv_rows(handle: IO[str], name: str) -> Iterator[dict[str, Any]]:
-    """The rows of a CSV file opened with ``newline=""``, as ``csv.DictReader`` gives them (a missing cell is
-    None), refusing a quote left open, a column named twice and a row with more cells than the header."""
-    reader = csv.DictReader(handle, strict=True)
-    try:
-        header = list(reader.fieldnames or ())
-        if twice := sorted({column for column in header if header.count(column) > 1}):
+class CsvFile:
+    """A CSV file opened with ``newline=""``: its header, read at once, and its rows as ``csv.DictReader`` gives them
+    (a missing cell is None). Refuses a quote left open, a column named twice and a row with text beyond the header;
+    columns without a name, and empty cells past the last column (spreadsheets export both), are left out."""
+
+    def __init__(self, handle: IO[str], name: str) -> None:
+        self.name = name
+        self._reader = csv.DictReader(handle, strict=True)
+        with self._readable():
+            self.header = [column for column in self._reader.fieldnames or () if column.strip()]
+        if twice := sorted({column for column in self.header if self.header.count(column) > 1}):
             raise InvalidInput(f"{name}: the column(s) {', '.join(twice)} appear twice.", code="malformed_file")
-        for row in reader:
-            if None in row:
-                raise InvalidInput(
-                    f"{name}, line {reader.line_num}: more cells than the header has columns.", code="malformed_file"
-                )
-            yield row
-    except csv.Error as exc:
-        raise InvalidInput(f"{name}, line {reader.line_num}: not valid CSV ({exc}).", code="malformed_file") from None
-    except UnicodeDecodeError:
-        raise InvalidInput(f"{name} {NOT_UTF8}.", code="malformed_file") from None
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        with self._readable():
+            for row in self._reader:
+                beyond = row.pop(None, None) or []  # type: ignore[call-overload]
+                if any(cell.strip() for cell in beyond):
+                    raise InvalidInput(
+                        f"{self.name}, line {self._reader.line_num}: more cells than the header has columns.",
+                        code="malformed_file",
+                    )
+                yield {column: value for column, value in row.items() if column.strip()}
+
+    @contextlib.contextmanager
+    def _readable(self) -> Iterator[None]:
+        try:
+            yield
+        except csv.Error as exc:
+            # The reader counts the lines of the rows it finished: the bad one starts on the next.
+            line = self._reader.line_num + 1
+            raise InvalidInput(
+                f"{self.name}, the row starting at line {line}: not valid CSV ({exc}).", code="malformed_file"
+            ) from None
+        except UnicodeDecodeError:
+            raise InvalidInput(f"{self.name} {NOT_UTF8}.", code="malformed_file") from None
 
 
 def json_value(text: str, name: str, *, line: int | None = None) -> Any:

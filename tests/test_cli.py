@@ -274,7 +274,7 @@ def test_a_bad_line_after_committed_batches_says_what_was_stored_and_times_it(en
     runner = CliRunner()
     result = runner.invoke(main, ["import-events", str(path), "--batch", "2"])
     assert result.exit_code == 1 and "line 4 is not valid JSON" in result.output, result.output
-    assert "The 2 events before it were read and 2 of them newly stored" in result.output
+    assert "The batches before the one holding it were committed: 2 events, 2 of them new" in result.output
     table = runner.invoke(main, ["kpis", "--from", "2026-11-16", "--to", "2026-11-17", "--group-by", "all"])
     assert table.exit_code == 0 and "\nall " in table.output and " 1 " in table.output, table.output
 
@@ -289,6 +289,8 @@ def test_a_bad_line_after_committed_batches_says_what_was_stored_and_times_it(en
         (["insights", "gaps", "--top", "0"], "--top"),
         (["keys", "revoke", "99999999999999999999999"], "KEY_ID"),
         (["train", "--holdout", "-0.5", "--data", str(DEMO_TICKETS)], "--holdout"),
+        (["train", "--holdout", "nan", "--data", str(DEMO_TICKETS)], "--holdout"),
+        (["import-events", "--batch", "0", str(DEMO_TICKETS)], "--batch"),
     ],
 )
 def test_out_of_range_options_are_refused_in_one_line(env: Path, args: list[str], message: str) -> None:
@@ -358,3 +360,20 @@ def test_knowledge_imports_refuse_values_they_would_have_guessed(
     path.write_text(content)
     result = CliRunner().invoke(main, [command, str(path)])
     assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output, result.output
+
+
+def test_spreadsheet_exports_import_as_they_are(env: Path, tmp_path: Path) -> None:
+    """Columns without a name and empty cells past the last column, as spreadsheets export them; a blank yes/no cell
+    is the default. A quote left open is named by the line its row starts on."""
+    cases = tmp_path / "cases.csv"
+    cases.write_text("text,resolution,first_contact,,\nCard lost,Blocked it.,,,\nParcel late,Chased it.,yes,\n")
+    imported = CliRunner().invoke(main, ["import-cases", str(cases)])
+    assert imported.exit_code == 0 and "2 created" in imported.output, imported.output
+    headless = tmp_path / "faq.csv"
+    headless.write_text("q,a\n")
+    refused = CliRunner().invoke(main, ["import-faq", str(headless)])
+    assert refused.exit_code == 1 and "lacks the column(s) answer, question" in refused.output, refused.output
+    opened = tmp_path / "open.csv"
+    opened.write_text(EVENT_HEADER + event_line(1) + event_line(2) + event_line(3, text='"never closed'))
+    result = CliRunner().invoke(main, ["import-events", str(opened)])
+    assert "the row starting at line 4" in result.output, result.output

@@ -23,7 +23,7 @@ from assistant.cases.models import (
 from assistant.db import utcnow, write_lock
 from assistant.errors import InvalidInput, NotFound, validation_details
 from assistant.faq.service import batches
-from assistant.files import NOT_UTF8, csv_rows, json_value, yes_or_no
+from assistant.files import NOT_UTF8, CsvFile, json_value, yes_or_no
 from assistant.indexing.models import ChangeOp, Collection
 from assistant.indexing.service import CollectionSource, EmbedFn, TextEncoder, record_change, vector_bytes
 from assistant.routing.engine import TRIAGE_DEPARTMENT, ticket_text
@@ -201,13 +201,14 @@ def read_cases_file(path: Path) -> list[CaseImport]:
     suffix = path.suffix.lower()
     try:
         if suffix == ".jsonl":
-            lines = path.read_text(encoding="utf-8-sig").splitlines()
+            # Lines end at newlines only: splitlines() would also cut a JSON string at U+2028 or U+0085.
+            lines = path.read_text(encoding="utf-8-sig").split("\n")
             records = [json_value(line, path.name, line=n) for n, line in enumerate(lines, start=1) if line.strip()]
         elif suffix == ".json":
             records = json_value(path.read_text(encoding="utf-8-sig"), path.name)
         elif suffix == ".csv":
             with path.open(newline="", encoding="utf-8-sig") as handle:
-                records = list(csv_rows(handle, path.name))
+                records = list(CsvFile(handle, path.name))
         else:
             raise InvalidInput(f"{path.name}: use a .jsonl, .json or .csv file.", code="unsupported_format")
     except UnicodeDecodeError:
@@ -226,7 +227,8 @@ def read_cases_file(path: Path) -> list[CaseImport]:
 
 
 def _clean_record(record: dict[str, Any]) -> dict[str, Any]:
-    data = {k: (None if v == "" else v) for k, v in record.items() if k in CaseImport.model_fields}
+    # A blank or missing cell is no value: the field's default applies (an empty first_contact is not an error).
+    data = {k: v for k, v in record.items() if k in CaseImport.model_fields and v not in ("", None)}
     if "first_contact" in data:
         data["first_contact"] = yes_or_no(data["first_contact"])
     if data.get("actions") is None:

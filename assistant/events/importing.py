@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from assistant.errors import InvalidInput, validation_details
 from assistant.events.models import EventCreate
-from assistant.files import NOT_UTF8, csv_rows, json_value
+from assistant.files import NOT_UTF8, CsvFile, json_value
 
 Record = TypeVar("Record", bound=BaseModel)
 
@@ -43,7 +43,7 @@ def read_records(path: Path, model: type[Record], *, noun: str, batch: int = 5_0
 def _records(path: Path, suffix: str) -> Iterator[dict[str, Any]]:
     with path.open(newline="", encoding="utf-8-sig") as handle:
         if suffix == ".csv":
-            for row in csv_rows(handle, path.name):
+            for row in CsvFile(handle, path.name):
                 yield {key: value for key, value in row.items() if value not in ("", None)}
             return
         try:

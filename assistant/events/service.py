@@ -7,7 +7,7 @@ import hashlib
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, text
@@ -175,6 +175,9 @@ def _lock_tickets(session: Session, tickets: Iterable[TicketKey]) -> None:
         )
 
 
+# Tickets stored before the writer stamped both times with one clock reading got them a few ms apart; a sent created
+# time within a second of its receipt makes no difference either way.
+STAMP_TOLERANCE = timedelta(seconds=1)
 # Department, channel, language, created time, and whether that time was stamped on receipt (none was sent).
 _NOT_ROUTED: tuple[Any, ...] = (None, None, None, None, False)
 
@@ -186,7 +189,8 @@ def _routing(session: Session, keys: Sequence[TicketKey]) -> dict[TicketKey, tup
         for external_id, department, channel, language, created_at, received_at in session.execute(
             _ROUTED_TICKETS, {"source": source, "external_ids": external_ids}
         ).all():
-            routed[(source, external_id)] = (department, channel, language, created_at, created_at == received_at)
+            stamped = abs(created_at - received_at) < STAMP_TOLERANCE
+            routed[(source, external_id)] = (department, channel, language, created_at, stamped)
     return routed
 
 

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, func, select
 from assistant.db import utcnow, write_lock
 from assistant.errors import Conflict, InvalidInput, NotFound, validation_details
 from assistant.faq.models import FaqCreate, FaqEntry, FaqHit, FaqImportReport, FaqRead, FaqUpdate
-from assistant.files import NOT_UTF8, csv_rows, json_value, yes_or_no
+from assistant.files import NOT_UTF8, CsvFile, json_value, yes_or_no
 from assistant.indexing.models import ChangeOp, Collection
 from assistant.indexing.service import CollectionSource, EmbedFn, TextEncoder, record_change, vector_bytes
 from knowledge.vector_index import Hit
@@ -343,10 +343,10 @@ def _json_records(path: Path) -> list[dict[str, Any]]:
 
 def _csv_records(path: Path) -> list[dict[str, Any]]:
     with path.open(newline="", encoding="utf-8-sig") as handle:
-        rows = list(csv_rows(handle, path.name))
-    if rows and (missing := {"question", "answer"} - set(rows[0])):
-        raise InvalidInput(f"{path.name} lacks the column(s) {', '.join(sorted(missing))}.", code="missing_column")
-    return rows
+        table = CsvFile(handle, path.name)
+        if missing := {"question", "answer"} - set(table.header):
+            raise InvalidInput(f"{path.name} lacks the column(s) {', '.join(sorted(missing))}.", code="missing_column")
+        return list(table)
 
 
 # An entry in the customer's own language outranks one in another language that matches only this much

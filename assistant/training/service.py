@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from assistant.files import csv_rows
+from assistant.files import CsvFile
 from classifiers import EvaluationReport, TicketClassifier, evaluate
 from knowledge import TextEmbedder
 
@@ -37,13 +36,12 @@ def read_labelled_csv(
     labels: list[str] = []
     taxonomy: dict[str, str] = {}
     with open(path, newline="", encoding="utf-8-sig") as handle:
-        rows = csv_rows(handle, str(path))
-        first = next(rows, None)
-        columns = set(first or ())
+        table = CsvFile(handle, str(path))
+        columns = set(table.header)
         for needed in filter(None, (text_column, label_column, department_column)):
-            if first is not None and needed not in columns:
+            if needed not in columns:
                 raise ValueError(f"{path}: no column {needed!r}; columns are {sorted(columns)}")
-        for row in itertools.chain([first] if first is not None else [], rows):
+        for row in table:
             text, label = (row[text_column] or "").strip(), (row[label_column] or "").strip()
             if not text or not label:
                 continue
