@@ -102,7 +102,6 @@ def create_app(settings: Settings | None = None, *, embedder: Any = None) -> Lit
             kpi_routes.put_schedule,
             kpi_routes.delete_schedule,
             customer_routes.erase,
-            customer_routes.erase_by_query,
             callback_routes.subscribe,
             callback_routes.subscriptions,
             callback_routes.unsubscribe,

@@ -15,51 +15,27 @@ from assistant.customers.models import ErasureReport
 from assistant.customers.service import erase_customer
 from assistant.indexing.service import KnowledgeIndexes
 
-ERASE_DESCRIPTION = (
-    "Deletes the customer's tickets with their decisions, resolved cases (and their search-index entries) "
-    "and strips the free text and the customer's id from the events of those tickets. Irreversible."
-)
-CustomerRef = Annotated[str, Parameter(min_length=1, max_length=128)]
-
 
 @delete(
-    "/v1/customers/{customer_ref:str}",
+    # The query form is for a reference a path cannot carry as it is (one with a '/': its %2F reads as a separator).
+    ["/v1/customers/{customer_ref:str}", "/v1/customers"],
     tags=["customers"],
     summary="Erase everything about one customer reference",
-    description=ERASE_DESCRIPTION,
+    description=(
+        "Deletes the customer's tickets with their decisions, resolved cases (and their search-index entries) "
+        "and strips the free text and the customer's id from the events of those tickets. Irreversible. A reference "
+        "with a '/' goes in the query: `DELETE /v1/customers?customer_ref=acme%2F123`."
+    ),
     opt={"roles": [Role.admin]},
     status_code=200,
     sync_to_thread=True,
 )
 def erase(
-    customer_ref: CustomerRef,
+    customer_ref: Annotated[str, Parameter(min_length=1, max_length=128)],
     session: NamedDependency[Session],
     indexes: NamedDependency[KnowledgeIndexes],
     state: State,
 ) -> ErasureReport:
-    return _erase(customer_ref, session, indexes, state)
-
-
-@delete(
-    "/v1/customers",
-    tags=["customers"],
-    summary="Erase everything about one customer reference, given as a query parameter",
-    description=ERASE_DESCRIPTION
-    + " For a reference a path cannot carry as it is (one with a '/'): `?customer_ref=acme%2F123`.",
-    opt={"roles": [Role.admin]},
-    status_code=200,
-    sync_to_thread=True,
-)
-def erase_by_query(
-    customer_ref: CustomerRef,
-    session: NamedDependency[Session],
-    indexes: NamedDependency[KnowledgeIndexes],
-    state: State,
-) -> ErasureReport:
-    return _erase(customer_ref, session, indexes, state)
-
-
-def _erase(customer_ref: str, session: Session, indexes: KnowledgeIndexes, state: State) -> ErasureReport:
     state.search_log.flush()  # the customer's searches still on their way to the log are erased too
     report = erase_customer(session, customer_ref)
     indexes.sync_after_write()
