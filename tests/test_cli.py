@@ -377,3 +377,14 @@ def test_spreadsheet_exports_import_as_they_are(env: Path, tmp_path: Path) -> No
     opened.write_text(EVENT_HEADER + event_line(1) + event_line(2) + event_line(3, text='"never closed'))
     result = CliRunner().invoke(main, ["import-events", str(opened)])
     assert "the row starting at line 4" in result.output, result.output
+
+
+def test_an_faq_file_without_ids_imported_again_adds_nothing(env: Path, tmp_path: Path) -> None:
+    path = tmp_path / "faq.csv"
+    rows = "question,answer\nHow do I return an item?,Print the label.\nWhere is my parcel?,Track it in your account.\n"
+    path.write_text(rows)
+    runner = CliRunner()
+    assert "2 created" in runner.invoke(main, ["import-faq", str(path)]).output
+    assert "0 created, 0 updated, 2 unchanged" in runner.invoke(main, ["import-faq", str(path)]).output
+    path.write_text(rows.replace("Print the label.", "Print the label; then drop the parcel off."))
+    assert "0 created, 1 updated, 1 unchanged" in runner.invoke(main, ["import-faq", str(path)]).output

@@ -221,6 +221,15 @@ def _by_external_id(session: Session, external_id: str) -> FaqEntry | None:
     return session.exec(select(FaqEntry).where(FaqEntry.external_id == external_id)).first()
 
 
+def _same_question(session: Session, entry: FaqCreate) -> FaqEntry | None:
+    """The entry without an external id that asks the same question (in the same language, where one is given):
+    importing a file without ids again updates its entries instead of adding a copy of each to the portal."""
+    query = select(FaqEntry).where(col(FaqEntry.external_id).is_(None), FaqEntry.question == entry.question)
+    if entry.language:
+        query = query.where(FaqEntry.language == entry.language)
+    return session.exec(query.order_by(col(FaqEntry.id))).first()
+
+
 def import_faq(
     session: Session,
     entries: Iterable[FaqCreate],
@@ -229,7 +238,8 @@ def import_faq(
     language_of: LanguageOf,
     progress: Callable[[int], None] | None = None,
 ) -> FaqImportReport:
-    """Create or (by ``external_id``) update entries in batches; each batch is one transaction."""
+    """Create or update entries in batches, each batch one transaction: an entry is the stored one with its
+    ``external_id``, or without one, the stored entry without one that asks the same question."""
     created = updated = skipped = 0
     for batch in batches(entries, IMPORT_BATCH):
         vectors = entry_vectors([(e.question, e.answer) for e in batch], encoder.passages)
@@ -237,7 +247,9 @@ def import_faq(
         with write_lock(session):
             ids = []
             for entry, vector in zip(batch, vectors, strict=True):
-                row = _by_external_id(session, entry.external_id) if entry.external_id else None
+                row = (
+                    _by_external_id(session, entry.external_id) if entry.external_id else _same_question(session, entry)
+                )
                 if row is not None and (row.question, row.answer, row.tags, row.published) == (
                     entry.question,
                     entry.answer,
