@@ -638,9 +638,13 @@ def keys() -> None:
 def keys_create(data_dir: Path | None, name: str, role: str) -> None:
     from assistant.auth.service import create_api_key
     from assistant.db import session_scope
+    from assistant.errors import InvalidInput
 
     with session_scope(_database(data_dir)) as session:
-        row, key = create_api_key(session, name=name, role=role)
+        try:
+            row, key = create_api_key(session, name=name, role=role)
+        except InvalidInput as exc:
+            raise click.BadParameter(exc.message, param_hint="--name") from exc
     click.echo(f"key {row.id} ({role}); shown only now, store it safely:\n{key}")
 
 

@@ -291,6 +291,7 @@ def test_a_bad_line_after_committed_batches_says_what_was_stored_and_times_it(en
         (["train", "--holdout", "-0.5", "--data", str(DEMO_TICKETS)], "--holdout"),
         (["train", "--holdout", "nan", "--data", str(DEMO_TICKETS)], "--holdout"),
         (["import-events", "--batch", "0", str(DEMO_TICKETS)], "--batch"),
+        (["keys", "create", "--name", "  ", "--role", "agent"], "needs a name"),
     ],
 )
 def test_out_of_range_options_are_refused_in_one_line(env: Path, args: list[str], message: str) -> None:

@@ -20,10 +20,17 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+MAX_KEY_NAME = 100
+
+
 def create_api_key(session: Session, *, name: str, role: str) -> tuple[ApiKey, str]:
     """Returns the stored row and the key itself, which is shown this once and never stored."""
     if role not in {r.value for r in Role}:
         raise InvalidInput(f"Unknown role {role!r}; use one of {', '.join(r.value for r in Role)}.")
+    name = name.strip()
+    if not name or len(name) > MAX_KEY_NAME or "\x00" in name:
+        # The name is how a lead tells keys apart in the list, and which to revoke.
+        raise InvalidInput(f"A key needs a name of 1 to {MAX_KEY_NAME} characters saying whose it is.")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     row = ApiKey(name=name, role=role, prefix=key[:12], key_hash=hash_key(key))
     session.add(row)
