@@ -87,3 +87,17 @@ def test_settings_from_environment(tmp_path: Path) -> None:
 def test_default_model_ships_inside_a_package() -> None:
     model = Path(default_model_path())
     assert (model / "config.json").is_file() and (model / "model.safetensors").is_file()
+
+
+def test_config_files_saved_with_a_bom_load(tmp_path: Path) -> None:
+    """Windows editors save UTF-8 with a byte-order mark; the rules, business hours and taxonomy files still load."""
+    from classifiers import load_taxonomy
+
+    rules = tmp_path / "rules.json"
+    rules.write_text(
+        '{"rules": [{"name": "vip", "customer_tiers": ["vip"], "department": "priority_desk"}]}', "utf-8-sig"
+    )
+    assert [rule.name for rule in load_rules(rules)] == ["vip"]
+    taxonomy = tmp_path / "taxonomy.json"
+    taxonomy.write_text('{"departments": {"cards": ["card_arrival"]}}', "utf-8-sig")
+    assert load_taxonomy(taxonomy) == {"card_arrival": "cards"}

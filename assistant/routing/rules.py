@@ -91,7 +91,7 @@ def load_rules(path: str | Path | None) -> list[RoutingRule]:
     """``{"rules": [...]}`` or a bare list, from a JSON file."""
     if path is None:
         return []
-    data = json.loads(Path(path).read_text())
+    data = json.loads(Path(path).read_text(encoding="utf-8-sig"))  # a BOM, as Windows editors write one
     items = data.get("rules", []) if isinstance(data, dict) else data
     rules = [RoutingRule.from_dict(item) for item in items]
     names = [rule.name for rule in rules]

@@ -98,7 +98,7 @@ def delete_schedule(session: Session, department: str) -> None:
 def load_schedules_file(session: Session, path: Path) -> list[str]:
     """``{"departments": {"*": {...}, "billing_payments": {...}}}``; returns the departments set."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(Path(path).read_text(encoding="utf-8-sig"))  # a BOM, as Windows editors write one
     except (OSError, ValueError) as exc:
         raise ValueError(f"cannot read business hours from {path}: {exc}") from exc
     departments = data.get("departments") if isinstance(data, dict) else None
