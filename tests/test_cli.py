@@ -207,6 +207,11 @@ def test_import_cases_masks_pii(env: Path, tmp_path: Path) -> None:
         rows = {row.external_id: row for row in session.exec(select(ResolvedCase)).all()}
     assert "4111" not in rows["c-1"].summary and "a.b@example.com" not in rows["c-1"].summary
     assert rows["c-1"].first_contact is True and rows[None].actions == ["check-tracking", "contact-carrier"]
+    # The same history again, the case without an id among it: no copies.
+    again = runner.invoke(main, ["import-cases", str(path)])
+    assert again.exit_code == 0 and "0 created, 2 updated" in again.output, again.output
+    with session_scope(engine) as session:
+        assert len(session.exec(select(ResolvedCase)).all()) == 2
     bad = tmp_path / "bad.csv"
     bad.write_text("text,resolution,actions\nhello,world,Not An Action\n")
     failed = runner.invoke(main, ["import-cases", str(bad)])

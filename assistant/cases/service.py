@@ -151,7 +151,8 @@ def import_cases(
     language_of: LanguageOf,
     progress: Callable[[int], None] | None = None,
 ) -> CaseImportReport:
-    """Historical resolved cases, masked and indexed; a known ``external_id`` is updated in place."""
+    """Historical resolved cases, masked and indexed; a case already imported (by ``external_id``, or without one
+    the same request, resolution and customer) is updated in place."""
     created = updated = 0
     for batch in batches(cases, IMPORT_BATCH):
         summaries = [mask_pii(case.text) for case in batch]
@@ -160,9 +161,10 @@ def import_cases(
         with write_lock(session):
             ids = []
             for case, summary, vector in zip(batch, summaries, vectors, strict=True):
-                row = None
                 if case.external_id:
                     row = session.exec(select(ResolvedCase).where(ResolvedCase.external_id == case.external_id)).first()
+                else:
+                    row = _same_case(session, case, summary)
                 if row is None:
                     row = ResolvedCase(external_id=case.external_id, summary=summary, resolution="", created_at=now)
                     created += 1
@@ -187,6 +189,23 @@ def import_cases(
         if progress is not None:
             progress(len(batch))
     return CaseImportReport(created=created, updated=updated, skipped=0)
+
+
+def _same_case(session: Session, case: CaseImport, summary: str) -> ResolvedCase | None:
+    """The imported case without an external id that is this one: the same request, resolution and customer (and
+    solve time, where the file gives one). Importing a history without ids again then adds no copies, which would
+    count each case's actions twice among the neighbours of every suggestion."""
+    query = select(ResolvedCase).where(
+        col(ResolvedCase.external_id).is_(None),
+        col(ResolvedCase.ticket_id).is_(None),
+        ResolvedCase.summary == summary,
+        ResolvedCase.resolution == mask_pii(case.resolution),
+    )
+    reference = ResolvedCase.customer_ref
+    query = query.where(col(reference).is_(None) if case.customer_ref is None else reference == case.customer_ref)
+    if case.solved_at is not None:
+        query = query.where(ResolvedCase.solved_at == case.solved_at)
+    return session.exec(query.order_by(col(ResolvedCase.id))).first()
 
 
 def read_cases_file(path: Path) -> list[CaseImport]:
