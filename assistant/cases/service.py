@@ -161,17 +161,18 @@ def import_cases(
         with write_lock(session):
             ids = []
             for case, summary, vector in zip(batch, summaries, vectors, strict=True):
+                resolution = mask_pii(case.resolution)
                 if case.external_id:
                     row = session.exec(select(ResolvedCase).where(ResolvedCase.external_id == case.external_id)).first()
                 else:
-                    row = _same_case(session, case, summary)
+                    row = _same_case(session, case, summary, resolution)
                 if row is None:
                     row = ResolvedCase(external_id=case.external_id, summary=summary, resolution="", created_at=now)
                     created += 1
                 else:
                     updated += 1
                 row.summary = summary
-                row.resolution = mask_pii(case.resolution)
+                row.resolution = resolution
                 row.actions = case.actions
                 row.intent, row.department = case.intent, case.department
                 row.language = language_of(summary)
@@ -191,7 +192,7 @@ def import_cases(
     return CaseImportReport(created=created, updated=updated, skipped=0)
 
 
-def _same_case(session: Session, case: CaseImport, summary: str) -> ResolvedCase | None:
+def _same_case(session: Session, case: CaseImport, summary: str, resolution: str) -> ResolvedCase | None:
     """The imported case without an external id that is this one: the same request, resolution and customer (and
     solve time, where the file gives one). Importing a history without ids again then adds no copies, which would
     count each case's actions twice among the neighbours of every suggestion."""
@@ -199,7 +200,7 @@ def _same_case(session: Session, case: CaseImport, summary: str) -> ResolvedCase
         col(ResolvedCase.external_id).is_(None),
         col(ResolvedCase.ticket_id).is_(None),
         ResolvedCase.summary == summary,
-        ResolvedCase.resolution == mask_pii(case.resolution),
+        ResolvedCase.resolution == resolution,
     )
     reference = ResolvedCase.customer_ref
     query = query.where(col(reference).is_(None) if case.customer_ref is None else reference == case.customer_ref)
