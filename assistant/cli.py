@@ -45,6 +45,20 @@ def _embedder(settings: Settings) -> TextEmbedder:
     return embedder
 
 
+class NumberRange(click.FloatRange):
+    """``click.FloatRange`` that refuses NaN too, which passes every comparison a range check makes."""
+
+    def __init__(self, *args: Any, what: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.what = what
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if number != number:
+            self.fail(f"must be {self.what}", param, ctx)
+        return number
+
+
 data_dir_option = click.option(
     "--data-dir", type=click.Path(path_type=Path), default=None, help="Overrides ASSISTANT_DATA_DIR."
 )
@@ -91,7 +105,7 @@ def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
 @click.option("--from-db", is_flag=True, help="Add tickets corrected by agents, their correction as label.")
 @click.option(
     "--holdout",
-    type=click.FloatRange(0.0, 0.5),
+    type=NumberRange(0.0, 0.5, what="a share from 0 to 0.5"),
     default=0.1,
     show_default=True,
     help="Share held out to measure first (0 for none).",
@@ -116,8 +130,6 @@ def train(
     settings = _settings(data_dir)
     if data_path is None and not from_db:
         raise click.UsageError("give --data CSV, --from-db, or both")
-    if holdout != holdout:  # NaN passes every range check
-        raise click.BadParameter("must be a share from 0 to 0.5", param_hint="--holdout")
     texts: list[str] = []
     labels: list[str] = []
     mapping: dict[str, str] | None = None
@@ -130,7 +142,7 @@ def train(
         if taxonomy is not None:
             mapping = load_taxonomy(taxonomy)
     except (ValueError, InvalidInput) as exc:
-        raise click.ClickException(exc.message if isinstance(exc, InvalidInput) else str(exc)) from exc
+        raise click.ClickException(str(exc)) from exc
     if mapping is None and from_db and data_path is None:
         mapping = _current_taxonomy(settings)
     if from_db:
@@ -195,7 +207,7 @@ def evaluate(data_dir: Path | None, data_path: Path, text_column: str, label_col
         data = read_labelled_csv(data_path, text_column=text_column, label_column=label_column)
         report = evaluate_classifier(embedder=_embedder(settings), classifier=classifier, data=data, show_progress=True)
     except (ValueError, InvalidInput) as exc:
-        raise click.ClickException(exc.message if isinstance(exc, InvalidInput) else str(exc)) from exc
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"classifier {classifier.version}")
     click.echo(report.format_table(per_class=per_class))
 
@@ -559,7 +571,7 @@ def insights_drivers(data_dir: Path | None, start: str | None, end: str | None, 
 @click.option("--group-by", type=click.Choice(["day", "week", "all"]), default="week", show_default=True)
 @click.option(
     "--window-hours",
-    type=click.FloatRange(0, 24 * 90, min_open=True),
+    type=NumberRange(0, 24 * 90, min_open=True, what="a number of hours"),
     default=None,
     help="Overrides ASSISTANT_DEFLECTION_WINDOW_HOURS.",
 )
@@ -571,8 +583,6 @@ def insights_deflection(
     from assistant.errors import InvalidInput
     from assistant.insights.deflection import deflection_report
 
-    if window_hours is not None and window_hours != window_hours:  # NaN passes every range check
-        raise click.BadParameter("must be a number of hours", param_hint="--window-hours")
     settings = _settings(data_dir)
     period = _period(start, end, 30)
     with session_scope(_database(settings=settings)) as session:
