@@ -8,7 +8,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Table, bindparam, delete, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -114,11 +114,8 @@ def recompute_timings(session: Session, tickets: Iterable[TicketKey], *, schedul
         chunk = keys[start : start + CHUNK]
         events: dict[TicketKey, list[TimelineEvent]] = {key: [] for key in chunk}
         # Plain rows, not ORM objects: a bulk import recomputes hundreds of thousands of tickets.
-        for source, ticket_ids in by_source(chunk):
-            for ticket_id, *fields in session.execute(
-                _TIMELINE_EVENTS, {"source": source, "ticket_ids": ticket_ids}
-            ).all():
-                events[(source, ticket_id)].append(TimelineEvent(*fields))
+        for key, fields in _rows_by_ticket(session, _TIMELINE_EVENTS, chunk):
+            events[key].append(TimelineEvent(*fields))
         routed = _routing(session, chunk)
         if missing := [key for key in chunk if key not in routed]:
             routed.update(_erased_routing(session, missing))
@@ -132,22 +129,25 @@ def recompute_timings(session: Session, tickets: Iterable[TicketKey], *, schedul
         now = utcnow()
         rows = []
         for key, timeline in events.items():
-            department, channel, language, created_at, stamped = routed.get(key, _NOT_ROUTED)
+            routing = routed.get(key, _NOT_ROUTED)
             creation = None
-            if created_at is not None and (timeline or key[0] in timed_sources):
-                creation = ticket_creation(timeline, created_at, stamped=stamped)
+            if routing.created_at is not None and (timeline or key[0] in timed_sources):
+                creation = ticket_creation(timeline, routing.created_at, stamped=routing.stamped)
                 if creation is not None:
                     timeline = events[key] = [creation, *timeline]
             if not timeline:
                 continue
             facts = timeline_facts(
-                timeline, schedule_for=schedules.get, fallback_department=department, fallback_channel=channel
+                timeline,
+                schedule_for=schedules.get,
+                fallback_department=routing.department,
+                fallback_channel=routing.channel,
             )
             rows.append(
                 {
                     "source": key[0],
                     "ticket_id": key[1],
-                    "language": language,
+                    "language": routing.language,
                     "routed": key in routed,
                     "ticket_created_at": creation.occurred_at if creation is not None else None,
                     "updated_at": now,
@@ -178,33 +178,44 @@ def _lock_tickets(session: Session, tickets: Iterable[TicketKey]) -> None:
 # Tickets stored before the writer stamped both times with one clock reading got them a few ms apart; a sent created
 # time within a second of its receipt makes no difference either way.
 STAMP_TOLERANCE = timedelta(seconds=1)
-# Department, channel, language, created time, and whether that time was stamped on receipt (none was sent).
-_NOT_ROUTED: tuple[Any, ...] = (None, None, None, None, False)
 
 
-def _routing(session: Session, keys: Sequence[TicketKey]) -> dict[TicketKey, tuple[Any, ...]]:
-    """``_NOT_ROUTED``'s facts of the tickets the service itself routed."""
-    routed: dict[TicketKey, tuple[Any, ...]] = {}
-    for source, external_ids in by_source(keys):
-        for external_id, department, channel, language, created_at, received_at in session.execute(
-            _ROUTED_TICKETS, {"source": source, "external_ids": external_ids}
-        ).all():
-            stamped = abs(created_at - received_at) < STAMP_TOLERANCE
-            routed[(source, external_id)] = (department, channel, language, created_at, stamped)
-    return routed
+class Routing(NamedTuple):
+    """What a recomputation of timings reads from a ticket the service routed."""
+
+    department: str | None
+    channel: str | None
+    language: str | None
+    created_at: datetime | None
+    stamped: bool  # the created time was stamped on receipt: none was sent
 
 
-def _erased_routing(session: Session, keys: Sequence[TicketKey]) -> dict[TicketKey, tuple[Any, ...]]:
-    """The same facts of routed tickets erased since, as their timings kept them: erasure deletes the ticket but not
-    its timings, which hold no customer data and without it would lose their created time and language. The created
-    time is the one the timings counted from (none where the events alone timed the ticket)."""
-    routed: dict[TicketKey, tuple[Any, ...]] = {}
+_NOT_ROUTED = Routing(None, None, None, None, stamped=False)
+
+
+def _rows_by_ticket(session: Session, statement: Any, keys: Sequence[TicketKey]) -> Iterator[tuple[TicketKey, Any]]:
+    """Each row of ``statement`` (bound by ``source`` and ``ticket_ids``; the ticket's id first) with its ticket's
+    key, and the row's other columns."""
     for source, ticket_ids in by_source(keys):
-        for ticket_id, department, channel, language, created_at in session.execute(
-            _ERASED_TICKETS, {"source": source, "ticket_ids": ticket_ids}
-        ).all():
-            routed[(source, ticket_id)] = (department, channel, language, created_at, False)
-    return routed
+        for ticket_id, *fields in session.execute(statement, {"source": source, "ticket_ids": ticket_ids}).all():
+            yield (source, ticket_id), fields
+
+
+def _routing(session: Session, keys: Sequence[TicketKey]) -> dict[TicketKey, Routing]:
+    """The tickets the service itself routed."""
+    return {
+        key: Routing(department, channel, language, created_at, abs(created_at - received_at) < STAMP_TOLERANCE)
+        for key, (department, channel, language, created_at, received_at) in _rows_by_ticket(
+            session, _ROUTED_TICKETS, keys
+        )
+    }
+
+
+def _erased_routing(session: Session, keys: Sequence[TicketKey]) -> dict[TicketKey, Routing]:
+    """Routed tickets erased since, as their timings kept them: erasure deletes the ticket but not its timings,
+    which hold no customer data and without it would lose their created time and language. The created time is
+    the one the timings counted from (none where the events alone timed the ticket)."""
+    return {key: Routing(*fields, stamped=False) for key, fields in _rows_by_ticket(session, _ERASED_TICKETS, keys)}
 
 
 # Built once: every delivered ticket's timings are recomputed before its answer, and building these statements
@@ -226,9 +237,7 @@ _TIMELINE_EVENTS = select(
 _ANY_EVENT = select(InteractionEvent.id).where(col(InteractionEvent.source) == bindparam("source")).limit(1)
 _ROUTED_TICKETS = select(
     Ticket.external_id, Ticket.department, Ticket.channel, Ticket.language, Ticket.created_at, Ticket.received_at
-).where(
-    col(Ticket.source) == bindparam("source"), col(Ticket.external_id).in_(bindparam("external_ids", expanding=True))
-)
+).where(col(Ticket.source) == bindparam("source"), col(Ticket.external_id).in_(bindparam("ticket_ids", expanding=True)))
 
 _ERASED_TICKETS = select(
     TicketTiming.ticket_id,
