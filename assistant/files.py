@@ -64,6 +64,16 @@ def json_value(text: str, name: str, *, line: int | None = None) -> Any:
         raise InvalidInput(f"{where} is nested too deeply to read.", code="malformed_json") from None
 
 
+def json_lines(handle: IO[str], name: str) -> Iterator[tuple[int, Any]]:
+    """Each non-blank line's JSON value, with its line number, from a JSON-lines file opened as text."""
+    try:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                yield number, json_value(line, name, line=number)
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{name} {NOT_UTF8}.", code="malformed_file") from None
+
+
 TRUE_WORDS = frozenset({"true", "1", "yes", "y"})
 FALSE_WORDS = frozenset({"false", "0", "no", "n", ""})
 

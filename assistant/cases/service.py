@@ -23,7 +23,7 @@ from assistant.cases.models import (
 from assistant.db import utcnow, write_lock
 from assistant.errors import InvalidInput, NotFound, validation_details
 from assistant.faq.service import batches
-from assistant.files import NOT_UTF8, CsvFile, json_value, yes_or_no
+from assistant.files import NOT_UTF8, CsvFile, json_lines, json_value, yes_or_no
 from assistant.indexing.models import ChangeOp, Collection
 from assistant.indexing.service import CollectionSource, EmbedFn, TextEncoder, record_change, vector_bytes
 from assistant.routing.engine import TRIAGE_DEPARTMENT, ticket_text
@@ -221,9 +221,8 @@ def read_cases_file(path: Path) -> list[CaseImport]:
     suffix = path.suffix.lower()
     try:
         if suffix == ".jsonl":
-            # Lines end at newlines only: splitlines() would also cut a JSON string at U+2028 or U+0085.
-            lines = path.read_text(encoding="utf-8-sig").split("\n")
-            records = [json_value(line, path.name, line=n) for n, line in enumerate(lines, start=1) if line.strip()]
+            with path.open(newline="", encoding="utf-8-sig") as handle:
+                records = [record for _, record in json_lines(handle, path.name)]
         elif suffix == ".json":
             records = json_value(path.read_text(encoding="utf-8-sig"), path.name)
         elif suffix == ".csv":

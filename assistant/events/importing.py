@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from assistant.errors import InvalidInput, validation_details
 from assistant.events.models import EventCreate
-from assistant.files import NOT_UTF8, CsvFile, json_value
+from assistant.files import CsvFile, json_lines
 
 Record = TypeVar("Record", bound=BaseModel)
 
@@ -46,13 +46,7 @@ def _records(path: Path, suffix: str) -> Iterator[dict[str, Any]]:
             for row in CsvFile(handle, path.name):
                 yield {key: value for key, value in row.items() if value not in ("", None)}
             return
-        try:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                record = json_value(line, path.name, line=number)
-                if not isinstance(record, dict):
-                    raise InvalidInput(f"{path.name}, line {number} is not a JSON object.", code="validation_error")
-                yield record
-        except UnicodeDecodeError:
-            raise InvalidInput(f"{path.name} {NOT_UTF8}.", code="malformed_file") from None
+        for number, record in json_lines(handle, path.name):
+            if not isinstance(record, dict):
+                raise InvalidInput(f"{path.name}, line {number} is not a JSON object.", code="validation_error")
+            yield record
