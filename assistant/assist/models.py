@@ -11,7 +11,7 @@ from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from assistant.db import MAX_ROW_ID, UTCDateTime, utcnow
-from assistant.tickets.models import not_a_flag
+from assistant.tickets.models import not_a_flag, reject_unstorable
 
 
 class SuggestionKind(StrEnum):
@@ -58,13 +58,16 @@ class SuggestionRequest(SQLModel):
     def _not_a_flag(cls, value: Any) -> Any:
         return not_a_flag(value)
 
+    @field_validator("text")
+    @classmethod
+    def _storable(cls, value: str | None) -> str | None:
+        return reject_unstorable(value)
+
     @model_validator(mode="after")
     def _one_subject(self) -> SuggestionRequest:
         has_text = bool(self.text and self.text.strip())
         if (self.ticket_id is None) == (not has_text):
             raise ValueError("give either ticket_id or a non-empty text, not both")
-        if self.text is not None and "\x00" in self.text:
-            raise ValueError("text may not contain NUL characters")
         return self
 
 
@@ -92,12 +95,10 @@ class FeedbackCreate(SQLModel):
                 return {**data, "target": str(target)}
         return data
 
-    @model_validator(mode="after")
-    def _storable(self) -> FeedbackCreate:
-        for value in (self.target, self.intent, self.agent_id):
-            if value is not None and "\x00" in value:
-                raise ValueError("text may not contain NUL characters")
-        return self
+    @field_validator("target", "intent", "agent_id")
+    @classmethod
+    def _storable(cls, value: str | None) -> str | None:
+        return reject_unstorable(value)
 
 
 class FeedbackRead(SQLModel):
