@@ -459,16 +459,13 @@ def kpis_command(
 
 
 def _moment(raw: str, option: str) -> datetime:
+    """As the API reads a period's end, a time without a zone taken as UTC."""
+    from assistant.kpis.service import moment
+
     try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        raise click.BadParameter(
-            f"{raw!r} is not a date or time like 2026-11-01T00:00+01:00", param_hint=option
-        ) from None
-    # As the API's reports: a year 1 or 9999 would overflow as it is moved to UTC or a period is counted back from it.
-    if not 1970 <= moment.year <= 2200:
-        raise click.BadParameter(f"{raw!r} must lie between 1970 and 2200", param_hint=option)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        return moment(raw, naive_zone=UTC).astimezone(UTC)
+    except ValueError as exc:
+        raise click.BadParameter(f"{raw!r} {exc}", param_hint=option) from None
 
 
 def _number(hours: float | None) -> str:

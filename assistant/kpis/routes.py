@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from litestar import Response, delete, get, put
@@ -24,10 +24,6 @@ LEAD_ROLES = [Role.admin, Role.agent]
 Department = Annotated[str, Parameter(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.*\-]+$")]
 
 
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(2200, 1, 1, tzinfo=UTC)
-
-
 # A period's ends as the API takes them: a plain date, as the CLI takes it, is midnight UTC.
 PeriodStart = Annotated[
     str | None,
@@ -39,28 +35,12 @@ PeriodEnd = Annotated[
 ]
 
 
-def moment(text: str) -> datetime:
-    """A plain date is midnight UTC; a time needs its zone. ``ValueError`` with a sentence otherwise."""
-    try:
-        if len(text) == len("2026-11-01"):
-            parsed = datetime.combine(date.fromisoformat(text), time(), tzinfo=UTC)
-        else:
-            parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError("must be a date (2026-11-01) or a time with a zone (2026-11-01T00:00:00Z)") from None
-    if parsed.tzinfo is None:
-        raise ValueError("needs a time zone, e.g. 2026-11-01T00:00:00Z")
-    if not EARLIEST <= parsed <= LATEST:
-        raise ValueError("must lie between 1970 and 2200")
-    return parsed
-
-
 def period_bounds(start: str | None, end: str | None, *, default_days: int = 30) -> tuple[datetime, datetime]:
     bounds: dict[str, datetime | None] = {}
     problems = []
     for name, text in (("from", start), ("to", end)):
         try:
-            bounds[name] = None if text is None else moment(text)
+            bounds[name] = None if text is None else service.moment(text)
         except ValueError as exc:
             problems.append({"field": name, "in": "query", "message": f"'{name}' {exc}."})
     if problems:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
+from datetime import UTC, date, datetime, time, tzinfo
 from enum import StrEnum
 from itertools import pairwise
 from typing import Any
@@ -26,6 +26,30 @@ from assistant.events.models import TicketTiming
 from assistant.surveys.models import SurveyResponse
 
 HOUR = 3600.0
+# A report's period lies in these bounds: a year 1 or 9999 would overflow as it is moved to UTC, or as a default
+# period is counted back from it.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def moment(text: str, *, naive_zone: tzinfo | None = None) -> datetime:
+    """An end of a report's period: a plain date is midnight UTC; a time needs its zone, or is taken in
+    ``naive_zone`` where one is given (the CLI's times are UTC). ``ValueError`` with a sentence otherwise."""
+    try:
+        if len(text) == len("2026-11-01"):
+            parsed = datetime.combine(date.fromisoformat(text), time(), tzinfo=UTC)
+        else:
+            parsed = datetime.fromisoformat(text)
+    except ValueError:
+        zone = "" if naive_zone else " with a zone"
+        raise ValueError(f"must be a date (2026-11-01) or a time{zone} (2026-11-01T00:00:00Z)") from None
+    if parsed.tzinfo is None:
+        if naive_zone is None:
+            raise ValueError("needs a time zone, e.g. 2026-11-01T00:00:00Z")
+        parsed = parsed.replace(tzinfo=naive_zone)
+    if not EARLIEST <= parsed <= LATEST:
+        raise ValueError("must lie between 1970 and 2200")
+    return parsed
 
 
 class GroupBy(StrEnum):
