@@ -10,7 +10,7 @@ from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from assistant.db import UTCDateTime, utcnow
-from assistant.tickets.models import blank_as_none, check_source_name, not_a_flag, reject_unstorable, utc_moment
+from assistant.tickets.models import SentCustomerRef, check_source_name, not_a_flag, reject_unstorable, utc_moment
 
 MAX_COMMENT_CHARS = 5_000
 # The usual scales: CSAT 1–5 (4–5 satisfied), CES 1–7 (higher: easier), NPS 0–10 (9–10 promoters, 0–6 detractors).
@@ -52,7 +52,7 @@ class SurveyCreate(SQLModel):
     source: str = Field(min_length=1, max_length=64)
     response_id: str = Field(min_length=1, max_length=128)
     ticket_id: str | None = Field(default=None, min_length=1, max_length=128)
-    customer_ref: str | None = Field(default=None, min_length=1, max_length=128)
+    customer_ref: SentCustomerRef = Field(default=None, min_length=1, max_length=128)
     csat: int | None = Field(default=None, ge=CSAT_RANGE[0], le=CSAT_RANGE[1])
     ces: int | None = Field(default=None, ge=CES_RANGE[0], le=CES_RANGE[1])
     nps: int | None = Field(default=None, ge=NPS_RANGE[0], le=NPS_RANGE[1])
@@ -78,11 +78,6 @@ class SurveyCreate(SQLModel):
     @classmethod
     def _storable(cls, value: str | None) -> str | None:
         return reject_unstorable(value)
-
-    @field_validator("customer_ref", mode="before")
-    @classmethod
-    def _reference(cls, value: Any) -> Any:
-        return blank_as_none(value)
 
     @model_validator(mode="after")
     def _has_a_score(self) -> SurveyCreate:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ConfigDict, field_validator, model_validator
+from pydantic import BeforeValidator, ConfigDict, field_validator, model_validator
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -53,6 +53,10 @@ def blank_as_none(value: Any) -> Any:
     """A customer reference of blanks only names nobody: none, not one customer that every ticket sent with it
     would share (their deflection counted together, all erased with one)."""
     return None if isinstance(value, str) and not value.strip() else value
+
+
+# A customer reference as integrations send one: blanks are none.
+SentCustomerRef = Annotated[str | None, BeforeValidator(blank_as_none)]
 
 
 def check_source_name(value: str) -> str:
@@ -119,6 +123,7 @@ class TicketCreate(TicketBase):
     """The ticket webhook's body."""
 
     event_id: str = Field(min_length=1, max_length=128)
+    customer_ref: SentCustomerRef = Field(default=None, max_length=128)
     channel: Channel = Channel.other
     created_at: datetime | None = None
 
@@ -137,11 +142,6 @@ class TicketCreate(TicketBase):
     @classmethod
     def _storable(cls, value: str | None) -> str | None:
         return reject_unstorable(value)
-
-    @field_validator("customer_ref", mode="before")
-    @classmethod
-    def _reference(cls, value: Any) -> Any:
-        return blank_as_none(value)
 
     @property
     def routed_channel(self) -> str | None:
