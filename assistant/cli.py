@@ -30,16 +30,29 @@ def _settings(data_dir: Path | None, **overrides: Any) -> Settings:
         raise click.ClickException(f"bad setting: {exc}") from None
 
 
+def _writable_data_dir(settings: Settings) -> Settings:
+    """The settings, once their data directory is known to take files: one line where it cannot, not a
+    traceback from the first write."""
+    if (problem := settings.data_dir_problem()) is not None:
+        raise click.ClickException(problem)
+    return settings
+
+
 def _database(data_dir: Path | None = None, settings: Settings | None = None) -> Engine:
     """The configured database, migrated to the newest schema."""
     from assistant.db import make_engine, migrate
 
-    engine = make_engine((settings or _settings(data_dir)).resolved_database_url)
+    settings = settings or _settings(data_dir)
+    if not settings.database_url:  # the SQLite file in the data directory
+        _writable_data_dir(settings)
+    engine = make_engine(settings.resolved_database_url)
     migrate(engine)
     return engine
 
 
 def _embedder(settings: Settings) -> TextEmbedder:
+    if settings.model_cache_dir is None:  # the onnx backend keeps its export of the model in the data directory
+        _writable_data_dir(settings)
     embedder = settings.embedder()
     click.echo(f"loading embedding model {embedder.model_name} ({settings.embedding_backend})", err=True)
     return embedder
@@ -89,7 +102,7 @@ def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
         overrides["host"] = host
     if port:
         overrides["port"] = port
-    settings = _settings(data_dir, **overrides)
+    settings = _writable_data_dir(_settings(data_dir, **overrides))
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info", access_log=False)
 
 
@@ -127,7 +140,7 @@ def train(
     from assistant.training.service import LabelledTexts, read_labelled_csv, train_classifier
     from classifiers import load_taxonomy
 
-    settings = _settings(data_dir)
+    settings = _writable_data_dir(_settings(data_dir))
     if data_path is None and not from_db:
         raise click.UsageError("give --data CSV, --from-db, or both")
     texts: list[str] = []

@@ -155,6 +155,8 @@ def start_encoder_processes(settings: Settings, cores: int, *, count: int) -> li
 def start_runtime(settings: Settings, *, embedder: TextEmbedder | None = None) -> Runtime:
     """``embedder``: a loaded model to encode with in this process (tests share one); by default the
     model runs in a child process of its own (see ``knowledge.encoder_process``)."""
+    if (problem := settings.data_dir_problem()) is not None:
+        raise ValueError(problem)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
     migrate(engine)

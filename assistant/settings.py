@@ -33,6 +33,24 @@ def _parse_secrets(raw: str) -> dict[str, str | list[Any]]:
     return {source.strip(): secret.strip() for source, secret in pairs}
 
 
+def unusable_directory(directory: Path, name: str) -> str | None:
+    """Why ``directory`` (named by setting ``name``) cannot be written to, or made where it is missing."""
+    if directory.exists():
+        if not directory.is_dir():
+            return f"{name} {directory} is a file, not a directory"
+        if not os.access(directory, os.W_OK | os.X_OK):
+            return f"{name} {directory} is not writable by this user"
+        return None
+    ancestor = directory.absolute().parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return f"{name} {directory} cannot be made: {ancestor} is a file, not a directory"
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        return f"{name} {directory} cannot be made: {ancestor} is not writable by this user"
+    return None
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("data")
@@ -116,6 +134,11 @@ class Settings:
                 f"not {self.default_language!r}"
             )
         object.__setattr__(self, "default_language", language)
+
+    def data_dir_problem(self) -> str | None:
+        """Why the data directory cannot hold the service's files, in a sentence; None where it can (or can be
+        made). Checked before the first write, which would otherwise fail deep inside with a traceback."""
+        return unusable_directory(self.data_dir, "data directory (ASSISTANT_DATA_DIR, --data-dir)")
 
     @property
     def resolved_database_url(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -394,3 +395,30 @@ def test_an_faq_file_without_ids_imported_again_adds_nothing(env: Path, tmp_path
     assert "0 created, 0 updated, 2 unchanged" in runner.invoke(main, ["import-faq", str(path)]).output
     path.write_text(rows.replace("Print the label.", "Print the label; then drop the parcel off."))
     assert "0 created, 1 updated, 1 unchanged" in runner.invoke(main, ["import-faq", str(path)]).output
+
+
+@pytest.mark.parametrize("command", [["kpis"], ["train", "--data", str(DEMO_TICKETS)], ["serve", "--port", "18999"]])
+def test_a_data_directory_that_is_a_file_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    occupied = tmp_path / "data"
+    occupied.write_text("not a directory")
+    monkeypatch.setenv("ASSISTANT_DATA_DIR", str(occupied))
+    result = CliRunner().invoke(main, command)
+    assert result.exit_code == 1 and result.exception is not None and isinstance(result.exception, SystemExit)
+    assert f"data directory (ASSISTANT_DATA_DIR, --data-dir) {occupied} is a file, not a directory" in result.output
+
+    monkeypatch.setenv("ASSISTANT_DATA_DIR", str(occupied / "inner"))
+    result = CliRunner().invoke(main, command)
+    assert result.exit_code == 1
+    assert f"cannot be made: {occupied} is a file, not a directory" in result.output
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write to any directory, so none is unwritable for it")
+def test_an_unwritable_data_directory_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    for data_dir, message in [(locked, "is not writable by this user"), (locked / "data", f"{locked} is not writable")]:
+        monkeypatch.setenv("ASSISTANT_DATA_DIR", str(data_dir))
+        result = CliRunner().invoke(main, ["kpis"])
+        assert result.exit_code == 1 and message in result.output
