@@ -184,3 +184,25 @@ def test_an_item_given_up_on_before_its_turn_is_not_written_and_the_writer_lives
     finally:
         writer.stop()
     assert written == ["first", "kept", "later"]
+
+
+def test_in_one_batch_an_older_version_after_a_newer_one_changes_nothing(engine: Engine) -> None:
+    newer = TicketCreate(**ticket_payload(updated_at="2026-11-20T09:00:00Z", subject="Cancel it please"))
+    older = TicketCreate(
+        **ticket_payload(
+            external_id=newer.external_id, event_id="evt-0", updated_at="2026-11-20T08:45:00Z", subject="Old words"
+        )
+    )
+    with Session(engine) as session, write_lock(session):
+        results = stage_batch(session, [(newer, decision("orders")), (older, decision())], schedules=None, rules=())
+        session.commit()
+    (made, made_new), (late, late_new) = results
+    assert (made_new, late_new) == (True, False)
+    assert late.replayed and (late.decision_id, late.department) == (made.decision_id, "orders")
+    assert (rows(engine, Ticket), rows(engine, RoutingDecision), rows(engine, WebhookDelivery)) == (1, 1, 2)
+    with Session(engine) as session:
+        ticket = session.get(Ticket, made.ticket_id)
+        assert ticket is not None and ticket.subject == "Cancel it please"
+        assert (
+            ticket.source_updated_at is not None and ticket.source_updated_at.isoformat() == "2026-11-20T09:00:00+00:00"
+        )

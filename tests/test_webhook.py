@@ -161,6 +161,59 @@ def test_an_update_does_not_undo_an_agents_reroute(client: TestClient[Any], agen
     assert threat.json()["department"] == "escalations" and threat.json()["rule"] == "legal_threat"
 
 
+def test_an_older_version_delivered_late_changes_nothing(
+    client: TestClient[Any], agent_headers: dict[str, str]
+) -> None:
+    """Ticketing systems retry and send in parallel: the version the customer wrote first may arrive after the one
+    they wrote next. Routed on its old text it would move the ticket back and tell the ticketing system so."""
+    payload = ticket_payload(updated_at="2026-11-20T09:30:00+01:00")
+    first = post_ticket(client, payload)
+    assert first.status_code == 201, first.text
+    cancel = "Actually I want to cancel the whole order before it ships."
+    newest = post_ticket(client, dict(payload, event_id="evt-3", body=cancel, updated_at="2026-11-20T08:50:00Z"))
+    assert newest.status_code == 201 and newest.json()["department"] == "orders", newest.text
+    late_body = "The parcel has still not arrived, where is it?"
+    late = post_ticket(client, dict(payload, event_id="evt-2", body=late_body, updated_at="2026-11-20T08:40:00Z"))
+    assert late.status_code == 200, late.text
+    assert late.json()["replayed"] is True and late.json()["decision_id"] == newest.json()["decision_id"]
+    ticket = client.get(f"/v1/tickets/{first.json()['ticket_id']}", headers=agent_headers).json()
+    assert ticket["body"] == cancel and ticket["department"] == "orders"
+    assert ticket["source_updated_at"] == "2026-11-20T08:50:00Z"
+    assert len(ticket["decisions"]) == 2
+    assert (count(client, Ticket), count(client, RoutingDecision), count(client, WebhookDelivery)) == (1, 2, 3)
+    # Delivered again, the late one is answered the same.
+    again = post_ticket(client, dict(payload, event_id="evt-2", body=late_body, updated_at="2026-11-20T08:40:00Z"))
+    assert again.status_code == 200 and again.json()["decision_id"] == newest.json()["decision_id"]
+    # After an agent's re-route, a late delivery is answered with the ticket's routing as it stands: the agent's.
+    moved = client.post(
+        f"/v1/tickets/{first.json()['ticket_id']}/reroute",
+        json={"department": "billing_payments"},
+        headers=agent_headers,
+    )
+    assert moved.status_code == 201, moved.text
+    later = post_ticket(client, dict(payload, event_id="evt-2b", updated_at="2026-11-20T08:45:00Z"))
+    assert later.status_code == 200 and later.json()["department"] == "billing_payments"
+    assert later.json()["kind"] == "correction" and later.json()["decision_id"] == moved.json()["decision_id"]
+    # The same version again, and one that sends no version at all, are taken as they come.
+    same_time = post_ticket(client, dict(payload, event_id="evt-4", body=cancel, updated_at="2026-11-20T08:50:00Z"))
+    unversioned = {k: v for k, v in payload.items() if k != "updated_at"}
+    untimed = post_ticket(client, dict(unversioned, event_id="evt-5", body=late_body))
+    assert (same_time.status_code, untimed.status_code) == (201, 201)
+    ticket = client.get(f"/v1/tickets/{first.json()['ticket_id']}", headers=agent_headers).json()
+    assert ticket["body"] == late_body and ticket["source_updated_at"] == "2026-11-20T08:50:00Z"
+
+
+def test_a_version_time_is_checked_like_the_created_time(client: TestClient[Any]) -> None:
+    for updated_at, message in [
+        ("2026-11-20T08:00:00", "updated_at needs a time zone"),
+        ("2026-11-20T08:00:00Z", "updated_at may not be earlier than created_at"),
+        ("2999-01-01T00:00:00Z", "updated_at must lie between 1970 and tomorrow"),
+    ]:
+        refused = post_ticket(client, ticket_payload(updated_at=updated_at))
+        assert refused.status_code == 400 and message in refused.text, (updated_at, refused.text)
+    assert count(client, Ticket) == 0
+
+
 def test_a_department_only_reroute_keeps_the_models_intent_in_that_department(
     client: TestClient[Any], agent_headers: dict[str, str]
 ) -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, ConfigDict, field_validator, model_validator
+from pydantic import BeforeValidator, ConfigDict, ValidationInfo, field_validator, model_validator
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -117,6 +117,8 @@ class Ticket(TicketBase, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # The ticketing system's own time of the newest version stored: a delivery of an older one changes nothing.
+    source_updated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class TicketCreate(TicketBase):
@@ -126,17 +128,20 @@ class TicketCreate(TicketBase):
     customer_ref: SentCustomerRef = Field(default=None, max_length=128)
     channel: Channel = Channel.other
     created_at: datetime | None = None
+    # When the ticketing system last changed the ticket, as this delivery has it. Webhooks are not delivered in
+    # order (retries, parallel senders): a delivery older than the version stored changes nothing.
+    updated_at: datetime | None = None
 
     @field_validator("source")
     @classmethod
     def _source_name(cls, value: str) -> str:
         return check_source_name(value)
 
-    @field_validator("created_at")
+    @field_validator("created_at", "updated_at")
     @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
+    def _aware(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
         # The first response time is measured from it: a year-9999 ticket would also top every newest-first list.
-        return None if value is None else utc_moment(value, "created_at", bounded=True)
+        return None if value is None else utc_moment(value, str(info.field_name), bounded=True)
 
     @field_validator("source", "external_id", "event_id", "subject", "body", "customer_ref", "customer_tier")
     @classmethod
@@ -153,6 +158,8 @@ class TicketCreate(TicketBase):
     def _has_text(self) -> TicketCreate:
         if not (self.subject.strip() or self.body.strip()):
             raise ValueError("a ticket needs a subject or a body with some text")
+        if self.created_at and self.updated_at and self.updated_at < self.created_at:
+            raise ValueError("updated_at may not be earlier than created_at")
         return self
 
 
@@ -216,6 +223,7 @@ class TicketRead(TicketBase):
     created_at: datetime
     received_at: datetime
     updated_at: datetime
+    source_updated_at: datetime | None = None
     decisions: list[DecisionRead] = []
 
 

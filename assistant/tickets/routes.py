@@ -44,7 +44,8 @@ TicketId = Annotated[int, Parameter(ge=1, le=MAX_ROW_ID)]
     description=(
         "Signed with HMAC-SHA256 over `<X-Timestamp>.<raw body>` using the source's secret "
         "(`X-Signature: sha256=<hex>`), within a 5-minute window. 201 for a new delivery; "
-        "200 with the stored decision when the same source + external_id + event_id arrives again."
+        "200 with the stored decision when the same source + external_id + event_id arrives again, and with the "
+        "ticket's current decision, changing nothing, for a delivery whose updated_at is older than the stored version."
     ),
     opt={"signed": True},
 )

@@ -114,7 +114,10 @@ def stage_batch(
     per-object work cost about 4 ms of CPU per ticket, more than everything else a webhook does.
 
     Deliveries are taken in order: one already stored, or earlier in the batch, is answered with its
-    decision; later events of the same ticket update it, as one at a time would.
+    decision; later events of the same ticket update it, as one at a time would. A delivery whose ``updated_at``
+    is older than the version the ticket has (stored, or from earlier in the batch) came late: it is recorded,
+    so that it is answered the same when delivered again, but changes nothing, and is answered with the
+    ticket's current decision; routing the old text would move the ticket back and tell the ticketing system so.
 
     ``schedules``: to keep each ticket's timings with it: a new ticket is timed from its created time (until a
     ``ticket_created`` event says otherwise), and events that came before it (ticketing systems do not promise
@@ -145,12 +148,18 @@ def stage_batch(
     ticket_ids: dict[tuple[str, str], int] = {}
     # What each ticket's routing facts are before each delivery: stored, then as earlier deliveries send them.
     facts: dict[tuple[str, str], dict[str, str | None]] = {}
+    # Each ticket's newest version as the ticketing system timed it: stored, then as earlier deliveries send it.
+    versions: dict[tuple[str, str], datetime] = {}
     for source, external_ids in by_source(ticket_keys):
-        for ticket_id, external_id, channel, customer_tier in session.exec(
+        for ticket_id, external_id, channel, customer_tier, version in session.exec(
             _KNOWN_TICKETS, params={"source": source, "external_ids": external_ids}
         ):
             ticket_ids[(source, external_id)] = ticket_id
             facts[(source, external_id)] = {"channel": channel, "customer_tier": customer_tier}
+            if version is not None:
+                versions[(source, external_id)] = version
+    late = [i for i in new if _came_late(batch[i][0], versions)]
+    new = [i for i in new if i not in late]
     corrections = _corrections(session, list(ticket_ids.values())) if ticket_ids else {}
     decided: dict[int, DecisionRead] = {}
     for i in new:
@@ -171,7 +180,10 @@ def stage_batch(
         if (earlier := final.get(key2)) is not None:
             values |= {name: earlier[name] for name in values["unsent"]}
             values["unsent"] = values["unsent"] & earlier["unsent"]
-        final[key2] = values | {"created_at": payload.created_at or (earlier["created_at"] if earlier else None)}
+        final[key2] = values | {
+            "created_at": payload.created_at or (earlier["created_at"] if earlier else None),
+            "source_updated_at": versions.get(key2),
+        }
     inserted = [key2 for key2 in final if key2 not in ticket_ids]
     if inserted:
         rows = [
@@ -199,11 +211,12 @@ def stage_batch(
                         for name in _KEPT_WHEN_ABSENT
                     },
                     "created_at": func.coalesce(bindparam("new_created_at", type_=UTCDateTime()), tickets.c.created_at),
+                    "source_updated_at": bindparam("new_source_updated_at", type_=UTCDateTime()),
                 }
             ),
             [
                 {"ticket_id": ticket_ids[key2]}
-                | {f"new_{name}": final[key2][name] for name in (*_TICKET_FIELDS, "created_at")}
+                | {f"new_{name}": final[key2][name] for name in (*_TICKET_FIELDS, "created_at", "source_updated_at")}
                 | {f"keep_{name}": name in final[key2]["unsent"] for name in _KEPT_WHEN_ABSENT}
                 for key2 in updated
             ],
@@ -245,6 +258,23 @@ def stage_batch(
                 for i in new
             ],
         )
+    if late:
+        current = _current_decisions(session, batch, late, new, answers, ticket_ids)
+        session.execute(
+            insert(deliveries),
+            [
+                {
+                    "source": batch[i][0].source,
+                    "external_id": batch[i][0].external_id,
+                    "event_id": batch[i][0].event_id,
+                    "ticket_id": current[i].ticket_id,
+                    "decision_id": current[i].decision_id,
+                    "received_at": now,
+                }
+                for i in late
+            ],
+        )
+        answers |= current
     if schedules is not None and final:
         recompute_timings(session, list(final), schedules=schedules)
     results: list[tuple[DecisionRead, bool]] = []
@@ -252,7 +282,7 @@ def stage_batch(
         if key in stored:
             results.append((stored[key], False))
         elif first_of[key] == position:
-            results.append((answers[position], True))
+            results.append((answers[position], position not in late))
         else:
             results.append((answers[first_of[key]].model_copy(update={"replayed": True}), False))
     return results
@@ -268,7 +298,9 @@ _STORED_DELIVERIES = (
         col(WebhookDelivery.external_id).in_(bindparam("external_ids", expanding=True)),
     )
 )
-_KNOWN_TICKETS = select(Ticket.id, Ticket.external_id, Ticket.channel, Ticket.customer_tier).where(
+_KNOWN_TICKETS = select(
+    Ticket.id, Ticket.external_id, Ticket.channel, Ticket.customer_tier, Ticket.source_updated_at
+).where(
     col(Ticket.source) == bindparam("source"), col(Ticket.external_id).in_(bindparam("external_ids", expanding=True))
 )
 
@@ -311,6 +343,44 @@ def _corrections(session: Session, ticket_ids: Sequence[int]) -> dict[int, Corre
             elif rule:
                 rules_seen.setdefault(ticket_id, set()).add(rule)
     return newest
+
+
+def _came_late(payload: TicketCreate, versions: dict[tuple[str, str], datetime]) -> bool:
+    """Whether the delivery is older than the ticket's version so far; if not, its version becomes the ticket's."""
+    if payload.updated_at is None:
+        return False
+    key = (payload.source, payload.external_id)
+    if key in versions and payload.updated_at < versions[key]:
+        return True
+    versions[key] = payload.updated_at
+    return False
+
+
+def _current_decisions(
+    session: Session,
+    batch: Sequence[tuple[TicketCreate, DecisionRead]],
+    late: Sequence[int],
+    applied: Sequence[int],
+    answers: dict[int, DecisionRead],
+    ticket_ids: dict[tuple[str, str], int],
+) -> dict[int, DecisionRead]:
+    """For each late delivery, its ticket's decision once the batch is stored: the last one the batch made for
+    it, else its newest stored one (an agent's correction included)."""
+
+    def ticket_of(position: int) -> int:
+        return ticket_ids[(batch[position][0].source, batch[position][0].external_id)]
+
+    made = {ticket_of(i): answers[i] for i in applied}
+    wanted = sorted({ticket_of(i) for i in late} - set(made))
+    if wanted:
+        newest = (
+            select(func.max(RoutingDecision.id))
+            .where(col(RoutingDecision.ticket_id).in_(wanted))
+            .group_by(col(RoutingDecision.ticket_id))
+        )
+        for row in session.exec(select(RoutingDecision).where(col(RoutingDecision.id).in_(newest))):
+            made[row.ticket_id] = decision_read(row)
+    return {i: made[ticket_of(i)].model_copy(update={"replayed": True}) for i in late}
 
 
 def _sent(payload: TicketCreate, name: str) -> str | None:
