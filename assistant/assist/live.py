@@ -33,6 +33,8 @@ DEBOUNCE_SECONDS = 0.25
 # A transcript streaming without pause still gets suggestions this often.
 MAX_WAIT_SECONDS = 1.5
 MAX_MESSAGE_CHARS = 64 * 1024
+# How many of each a message may ask for; the defaults are the HTTP request's.
+SHOWN_KINDS = ("cases", "faq", "actions")
 
 
 class LiveAssist:
@@ -45,7 +47,7 @@ class LiveAssist:
         self.max_text_chars = max_text_chars
         self.text = ""
         self.ticket_id: int | None = None
-        self.limits = {"cases": 5, "faq": 3, "actions": 5}
+        self.limits = {name: SuggestionRequest.model_fields[name].default for name in SHOWN_KINDS}
         self.version = 0
         self.changed = asyncio.Event()
 
@@ -93,7 +95,7 @@ class LiveAssist:
             await self._error("invalid_message", f'"text" is not plain text: {exc}.')
             return
         limits = dict(self.limits)
-        for name in ("cases", "faq", "actions"):
+        for name in SHOWN_KINDS:
             value = message.get(name, limits[name])
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_SHOWN:
                 await self._error("invalid_message", f'"{name}" must be a whole number from 0 to {MAX_SHOWN}.')
