@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -158,7 +158,7 @@ def stage_batch(
             facts[(source, external_id)] = {"channel": channel, "customer_tier": customer_tier}
             if version is not None:
                 versions[(source, external_id)] = version
-    late = [i for i in new if _came_late(batch[i][0], versions)]
+    late = {i for i in new if _came_late(batch[i][0], versions)}
     new = [i for i in new if i not in late]
     corrections = _corrections(session, list(ticket_ids.values())) if ticket_ids else {}
     decided: dict[int, DecisionRead] = {}
@@ -232,20 +232,6 @@ def stage_batch(
         result = session.execute(returning, decision_rows)
         for i, decision_id, values in zip(new, result.scalars(), decision_rows, strict=True):
             answers[i] = DecisionRead(**values, decision_id=decision_id, actor=None, note=None)
-        session.execute(
-            insert(deliveries),
-            [
-                {
-                    "source": batch[i][0].source,
-                    "external_id": batch[i][0].external_id,
-                    "event_id": batch[i][0].event_id,
-                    "ticket_id": answers[i].ticket_id,
-                    "decision_id": answers[i].decision_id,
-                    "received_at": now,
-                }
-                for i in new
-            ],
-        )
         enqueue_many(
             session,
             DECISION_EVENT,
@@ -259,7 +245,8 @@ def stage_batch(
             ],
         )
     if late:
-        current = _current_decisions(session, batch, late, new, answers, ticket_ids)
+        answers |= _current_decisions(session, batch, late, new, answers, ticket_ids)
+    if answers:
         session.execute(
             insert(deliveries),
             [
@@ -267,14 +254,13 @@ def stage_batch(
                     "source": batch[i][0].source,
                     "external_id": batch[i][0].external_id,
                     "event_id": batch[i][0].event_id,
-                    "ticket_id": current[i].ticket_id,
-                    "decision_id": current[i].decision_id,
+                    "ticket_id": answer.ticket_id,
+                    "decision_id": answer.decision_id,
                     "received_at": now,
                 }
-                for i in late
+                for i, answer in answers.items()
             ],
         )
-        answers |= current
     if schedules is not None and final:
         recompute_timings(session, list(final), schedules=schedules)
     results: list[tuple[DecisionRead, bool]] = []
@@ -359,7 +345,7 @@ def _came_late(payload: TicketCreate, versions: dict[tuple[str, str], datetime])
 def _current_decisions(
     session: Session,
     batch: Sequence[tuple[TicketCreate, DecisionRead]],
-    late: Sequence[int],
+    late: Collection[int],
     applied: Sequence[int],
     answers: dict[int, DecisionRead],
     ticket_ids: dict[tuple[str, str], int],
