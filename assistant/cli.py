@@ -51,8 +51,8 @@ def _database(data_dir: Path | None = None, settings: Settings | None = None) ->
 
 
 def _embedder(settings: Settings) -> TextEmbedder:
-    if settings.model_cache_dir is None:  # the onnx backend keeps its export of the model in the data directory
-        _writable_data_dir(settings)
+    if settings.embedding_backend == "onnx" and settings.model_cache_dir is None:
+        _writable_data_dir(settings)  # the onnx backend keeps its export of the model there
     embedder = settings.embedder()
     click.echo(f"loading embedding model {embedder.model_name} ({settings.embedding_backend})", err=True)
     return embedder
