@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import Future
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine
@@ -206,3 +207,39 @@ def test_in_one_batch_an_older_version_after_a_newer_one_changes_nothing(engine:
         assert (
             ticket.source_updated_at is not None and ticket.source_updated_at.isoformat() == "2026-11-20T09:00:00+00:00"
         )
+
+
+def test_a_late_version_from_another_process_waits_for_the_newer_one_and_changes_nothing(engine: Engine) -> None:
+    """Two processes store two versions of one ticket at once: the older must not read the ticket before the newer
+    one commits and then overwrite it (PostgreSQL; on SQLite one writer at a time is the rule anyway)."""
+    first = TicketCreate(**ticket_payload(updated_at="2026-11-20T08:40:00Z"))
+    newer = TicketCreate(**ticket_payload(external_id=first.external_id, event_id="evt-3", subject="Cancel it please"))
+    newer = newer.model_copy(update={"updated_at": datetime(2026, 11, 20, 9, 0, tzinfo=UTC)})
+    older = TicketCreate(**ticket_payload(external_id=first.external_id, event_id="evt-2", subject="Old words"))
+    older = older.model_copy(update={"updated_at": datetime(2026, 11, 20, 8, 50, tzinfo=UTC)})
+    with Session(engine) as session, write_lock(session):
+        stage_batch(session, [(first, decision())], schedules=None, rules=())
+        session.commit()
+    outcome: list[tuple[DecisionRead, bool]] = []
+
+    def deliver_older() -> None:
+        with Session(engine) as other, write_lock(other):
+            outcome.extend(stage_batch(other, [(older, decision())], schedules=None, rules=()))
+            other.commit()
+
+    with Session(engine) as session:
+        lock = write_lock(session)
+        with lock:
+            stage_batch(session, [(newer, decision("orders"))], schedules=None, rules=())
+            racing = threading.Thread(target=deliver_older)
+            racing.start()
+            racing.join(timeout=1.0)
+            assert racing.is_alive()  # waiting for the newer version's transaction
+            session.commit()
+    racing.join(timeout=30)
+    assert not racing.is_alive()
+    [(answer, created)] = outcome
+    assert not created and answer.replayed and answer.department == "orders"
+    with Session(engine) as session:
+        ticket = session.exec(select(Ticket).where(Ticket.external_id == first.external_id)).one()
+        assert ticket.subject == "Cancel it please" and ticket.department == "orders"

@@ -284,10 +284,17 @@ _STORED_DELIVERIES = (
         col(WebhookDelivery.external_id).in_(bindparam("external_ids", expanding=True)),
     )
 )
-_KNOWN_TICKETS = select(
-    Ticket.id, Ticket.external_id, Ticket.channel, Ticket.customer_tier, Ticket.source_updated_at
-).where(
-    col(Ticket.source) == bindparam("source"), col(Ticket.external_id).in_(bindparam("external_ids", expanding=True))
+# Locked until the batch commits (PostgreSQL; SQLite has one writer at a time): a ticket's version, channel and tier
+# are read before its update is written, and another process's delivery of the same ticket must wait to read them.
+# In id order, as erasure locks them.
+_KNOWN_TICKETS = (
+    select(Ticket.id, Ticket.external_id, Ticket.channel, Ticket.customer_tier, Ticket.source_updated_at)
+    .where(
+        col(Ticket.source) == bindparam("source"),
+        col(Ticket.external_id).in_(bindparam("external_ids", expanding=True)),
+    )
+    .order_by(col(Ticket.id))
+    .with_for_update()
 )
 
 _DECISION_TRAIL = (
