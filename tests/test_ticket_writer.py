@@ -243,3 +243,71 @@ def test_a_late_version_from_another_process_waits_for_the_newer_one_and_changes
     with Session(engine) as session:
         ticket = session.exec(select(Ticket).where(Ticket.external_id == first.external_id)).one()
         assert ticket.subject == "Cancel it please" and ticket.department == "orders"
+
+
+def test_the_writer_and_erasure_lock_tickets_in_one_order_and_leave_references_free(engine: Engine) -> None:
+    """One customer's tickets under two sources, ids in the opposite order to the sources' names: a batch updating
+    both and an erasure of the customer must not deadlock (the erasure answered 500 when they did). And while the
+    batch is open, rows that point at its tickets (a gap-report vector here) can still be inserted."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite admits one writer at a time: nothing else writes while a batch is open")
+    from sqlalchemy import text
+
+    from assistant.customers.service import erase_customer
+
+    def delivery(source: str, event_id: str) -> TicketCreate:
+        return TicketCreate(**ticket_payload(source=source, external_id="T-1", event_id=event_id, customer_ref="c-x"))
+
+    with Session(engine) as session:
+        for source in ("zz", "aa"):  # ids 1 and 2
+            stage_batch(session, [(delivery(source, "evt-1"), decision())], schedules=None, rules=())
+            session.commit()
+        ids = dict(session.exec(select(Ticket.source, Ticket.id)).all())
+    assert ids["zz"] < ids["aa"]
+
+    with Session(engine) as open_batch:
+        stage_batch(open_batch, [(delivery("zz", "evt-2"), decision())], schedules=None, rules=())
+        with engine.connect() as other:
+            other.execute(text("SET lock_timeout = '2s'"))
+            other.execute(
+                text("INSERT INTO ticket_vectors (ticket_id, model, text_digest, vector) VALUES (:id, 'm', 'd', '')"),
+                {"id": ids["zz"]},
+            )
+            other.rollback()
+        open_batch.rollback()
+
+    outcome: dict[str, object] = {}
+    holder = Session(engine)
+    holder.exec(text("SELECT id FROM tickets WHERE id = :id FOR UPDATE"), params={"id": ids["zz"]}).all()
+
+    def erase() -> None:
+        try:
+            with Session(engine) as session:
+                outcome["erase"] = erase_customer(session, "c-x").tickets
+        except Exception as exc:
+            outcome["erase"] = exc
+
+    def write() -> None:
+        try:
+            with Session(engine) as session:
+                batch = [(delivery("zz", "evt-3"), decision()), (delivery("aa", "evt-3"), decision())]
+                stage_batch(session, batch, schedules=None, rules=())
+                session.commit()
+                outcome["write"] = "committed"
+        except Exception as exc:
+            outcome["write"] = exc
+
+    erasing = threading.Thread(target=erase)
+    erasing.start()
+    erasing.join(timeout=0.5)
+    writing = threading.Thread(target=write)
+    writing.start()
+    writing.join(timeout=0.5)
+    holder.commit()
+    holder.close()
+    erasing.join(timeout=30)
+    writing.join(timeout=30)
+    assert outcome.get("erase") == 2, outcome
+    # The writer waited for the erasure and then found its tickets gone: it stores them anew or fails to be retried
+    # alone, as after any erasure; what it must not do is deadlock.
+    assert "DeadlockDetected" not in repr(outcome.get("write")), outcome

@@ -151,13 +151,20 @@ def stage_batch(
     # Each ticket's newest version as the ticketing system timed it: stored, then as earlier deliveries send it.
     versions: dict[tuple[str, str], datetime] = {}
     for source, external_ids in by_source(ticket_keys):
-        for ticket_id, external_id, channel, customer_tier, version in session.exec(
+        for ticket_id, external_id in session.exec(
             _KNOWN_TICKETS, params={"source": source, "external_ids": external_ids}
         ):
             ticket_ids[(source, external_id)] = ticket_id
+    known_ids = sorted(ticket_ids.values())
+    for start in range(0, len(known_ids), CHUNK):
+        for source, external_id, channel, customer_tier, version in session.exec(
+            _LOCKED_FACTS, params={"ticket_ids": known_ids[start : start + CHUNK]}
+        ):
             facts[(source, external_id)] = {"channel": channel, "customer_tier": customer_tier}
             if version is not None:
                 versions[(source, external_id)] = version
+    # A ticket erased between the two reads is a new one now.
+    ticket_ids = {key: ticket_id for key, ticket_id in ticket_ids.items() if key in facts}
     late = {i for i in new if _came_late(batch[i][0], versions)}
     new = [i for i in new if i not in late]
     corrections = _corrections(session, list(ticket_ids.values())) if ticket_ids else {}
@@ -284,17 +291,19 @@ _STORED_DELIVERIES = (
         col(WebhookDelivery.external_id).in_(bindparam("external_ids", expanding=True)),
     )
 )
-# Locked until the batch commits (PostgreSQL; SQLite has one writer at a time): a ticket's version, channel and tier
-# are read before its update is written, and another process's delivery of the same ticket must wait to read them.
-# In id order, as erasure locks them.
-_KNOWN_TICKETS = (
-    select(Ticket.id, Ticket.external_id, Ticket.channel, Ticket.customer_tier, Ticket.source_updated_at)
-    .where(
-        col(Ticket.source) == bindparam("source"),
-        col(Ticket.external_id).in_(bindparam("external_ids", expanding=True)),
-    )
+_KNOWN_TICKETS = select(Ticket.id, Ticket.external_id).where(
+    col(Ticket.source) == bindparam("source"), col(Ticket.external_id).in_(bindparam("external_ids", expanding=True))
+)
+# What the batch reads of the stored tickets before it writes them, locked until it commits (PostgreSQL; SQLite has
+# one writer at a time): another process's delivery of the same ticket waits to read the version, channel and tier
+# this batch leaves, instead of writing an older version over a newer one. Locked in id order across sources, as
+# erasure locks them, so the two cannot deadlock; NO KEY UPDATE (what an UPDATE takes) leaves rows that point at the
+# tickets (resolved cases, the gap report's vectors, suggestion logs) free to be inserted meanwhile.
+_LOCKED_FACTS = (
+    select(Ticket.source, Ticket.external_id, Ticket.channel, Ticket.customer_tier, Ticket.source_updated_at)
+    .where(col(Ticket.id).in_(bindparam("ticket_ids", expanding=True)))
     .order_by(col(Ticket.id))
-    .with_for_update()
+    .with_for_update(key_share=True)
 )
 
 _DECISION_TRAIL = (
