@@ -35,6 +35,13 @@ def _parse_secrets(raw: str) -> dict[str, str | list[Any]]:
 
 def unusable_directory(directory: Path, name: str) -> str | None:
     """Why ``directory`` (named by setting ``name``) cannot be written to, or made where it is missing."""
+    try:
+        return _directory_problem(directory, name)
+    except OSError as exc:  # a parent this user may not search: even asking whether it exists fails
+        return f"{name} {directory} cannot be reached: {exc.strerror or exc}"
+
+
+def _directory_problem(directory: Path, name: str) -> str | None:
     if directory.exists():
         if not directory.is_dir():
             return f"{name} {directory} is a file, not a directory"

@@ -414,6 +414,16 @@ def test_a_data_directory_that_is_a_file_is_one_line(
     assert f"cannot be made: {occupied} is a file, not a directory" in result.output
 
 
+def test_a_data_directory_the_system_cannot_look_up_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Asking whether a path exists can fail itself (a name too long here; a parent this user may not search)."""
+    unreachable = tmp_path / ("a" * 300) / "data"
+    monkeypatch.setenv("ASSISTANT_DATA_DIR", str(unreachable))
+    result = CliRunner().invoke(main, ["kpis"])
+    assert result.exit_code == 1 and result.output.rstrip().endswith("cannot be reached: File name too long")
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write to any directory, so none is unwritable for it")
 def test_an_unwritable_data_directory_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     locked = tmp_path / "locked"
