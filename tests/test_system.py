@@ -27,6 +27,15 @@ def test_openapi_schema_and_docs(client: TestClient[Any]) -> None:
     paths = schema.json()["paths"]
     for path in ("/v1/webhooks/tickets", "/v1/route", "/v1/tickets/{ticket_id}", "/health", "/ready"):
         assert path in paths, path
+    # The signed webhooks read their raw body (the signature is over it), yet their bodies are documented.
+    operations = {path: paths[path]["post"] for path in ("/v1/webhooks/tickets", "/v1/webhooks/events")}
+    ticket_body = operations["/v1/webhooks/tickets"]["requestBody"]["content"]["application/json"]["schema"]
+    assert {"source", "external_id", "event_id", "created_at", "updated_at"} <= set(ticket_body["properties"])
+    assert "older than the version stored" in ticket_body["properties"]["updated_at"]["description"]
+    assert ticket_body["properties"]["channel"]["enum"][0] == "email"  # written in place, not a dangling $ref
+    one_or_batch = operations["/v1/webhooks/events"]["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
+    assert one_or_batch[1]["properties"]["events"]["items"] == one_or_batch[0]
+    assert "$defs" not in schema.text
     docs = client.get("/schema/swagger")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
     # Served from this service, never from a CDN: the machine may have no internet.

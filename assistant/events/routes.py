@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from assistant.events import service
 from assistant.events.models import EventCreate, EventsAccepted
+from assistant.openapi import signed_body
 from assistant.schedules.service import ScheduleBook
 from assistant.settings import Settings
 from assistant.webhooks import read_signed_batch
@@ -28,6 +29,7 @@ MAX_EVENTS_PER_DELIVERY = 1_000
     ),
     opt={"signed": True},
     sync_to_thread=True,
+    operation_class=signed_body(EventCreate, batch_key="events"),
 )
 def events_webhook(
     request: Request,

@@ -8,6 +8,7 @@ from litestar.di import NamedDependency
 from litestar.params import RawBody
 from sqlmodel import Session
 
+from assistant.openapi import signed_body
 from assistant.settings import Settings
 from assistant.surveys import service
 from assistant.surveys.models import SurveyCreate, SurveysAccepted
@@ -29,6 +30,7 @@ MAX_SURVEYS_PER_DELIVERY = 1_000
     ),
     opt={"signed": True},
     sync_to_thread=True,
+    operation_class=signed_body(SurveyCreate, batch_key="surveys"),
 )
 def surveys_webhook(
     request: Request,

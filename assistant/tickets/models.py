@@ -124,13 +124,26 @@ class Ticket(TicketBase, table=True):
 class TicketCreate(TicketBase):
     """The ticket webhook's body."""
 
-    event_id: str = Field(min_length=1, max_length=128)
-    customer_ref: SentCustomerRef = Field(default=None, max_length=128)
+    event_id: str = Field(
+        min_length=1,
+        max_length=128,
+        description="The ticketing system's id of this delivery: the same source, external_id and event_id again "
+        "answers with the stored decision and stores nothing.",
+    )
+    customer_ref: SentCustomerRef = Field(
+        default=None, max_length=128, description="Who the customer is; blank means nobody. Erasure finds them by it."
+    )
     channel: Channel = Channel.other
-    created_at: datetime | None = None
-    # When the ticketing system last changed the ticket, as this delivery has it. Webhooks are not delivered in
-    # order (retries, parallel senders): a delivery older than the version stored changes nothing.
-    updated_at: datetime | None = None
+    created_at: datetime | None = Field(
+        default=None,
+        description="When the ticket was opened, with a time zone; response times count from it. Default: now.",
+    )
+    updated_at: datetime | None = Field(
+        default=None,
+        description="When the ticketing system last changed the ticket, as this delivery has it, with a time zone. "
+        "Webhooks are not delivered in order: a delivery older than the version stored changes nothing and answers "
+        "200 with the ticket's decision as it stands.",
+    )
 
     @field_validator("source")
     @classmethod

@@ -17,6 +17,7 @@ from assistant.db import MAX_ROW_ID
 from assistant.errors import InvalidInput, validation_details
 from assistant.events.models import EventKind
 from assistant.events.service import record_console_event
+from assistant.openapi import signed_body
 from assistant.routing.engine import RoutingEngine
 from assistant.routing.service import check_text_length
 from assistant.schedules.service import ScheduleBook
@@ -48,6 +49,7 @@ TicketId = Annotated[int, Parameter(ge=1, le=MAX_ROW_ID)]
         "ticket's current decision, changing nothing, for a delivery whose updated_at is older than the stored version."
     ),
     opt={"signed": True},
+    operation_class=signed_body(TicketCreate),
 )
 async def ticket_webhook(
     request: Request,
