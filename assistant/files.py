@@ -8,6 +8,7 @@ import contextlib
 import csv
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import IO, Any
 
 from assistant.errors import InvalidInput
@@ -62,6 +63,15 @@ def json_value(text: str, name: str, *, line: int | None = None) -> Any:
         raise InvalidInput(f"{where} is not valid JSON: {exc}", code="malformed_json") from None
     except RecursionError:
         raise InvalidInput(f"{where} is nested too deeply to read.", code="malformed_json") from None
+
+
+def json_file(path: Path) -> Any:
+    """A JSON file's value (a byte-order mark, as Windows editors write one, allowed)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path.name} {NOT_UTF8}.", code="malformed_file") from None
+    return json_value(text, path.name)
 
 
 def json_lines(handle: IO[str], name: str) -> Iterator[tuple[int, Any]]:

@@ -432,3 +432,22 @@ def test_an_unwritable_data_directory_is_one_line(tmp_path: Path, monkeypatch: p
         monkeypatch.setenv("ASSISTANT_DATA_DIR", str(data_dir))
         result = CliRunner().invoke(main, ["kpis"])
         assert result.exit_code == 1 and message in result.output
+
+
+@pytest.mark.parametrize(
+    ("command", "name", "content"),
+    [
+        ("import-faq", "faq.json", '[{"question": "Café hours?", "answer": "Nine to five."}]'),
+        ("import-cases", "cases.json", '[{"text": "Café order lost", "resolution": "Resent it."}]'),
+        ("import-cases", "cases.jsonl", '{"text": "Café order lost", "resolution": "Resent it."}\n'),
+        ("import-cases", "cases.csv", "text,resolution\nCafé order lost,Resent it.\n"),
+    ],
+)
+def test_a_knowledge_file_that_is_not_utf8_is_one_line(
+    env: Path, tmp_path: Path, command: str, name: str, content: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content.encode("latin-1"))
+    result = CliRunner().invoke(main, [command, str(path)])
+    assert result.exit_code == 1, result.output
+    assert result.output.strip() == f'Error: {name} is not UTF-8 text; save it as UTF-8 (a spreadsheet\'s "CSV UTF-8").'

@@ -23,7 +23,7 @@ from assistant.cases.models import (
 from assistant.db import utcnow, write_lock
 from assistant.errors import InvalidInput, NotFound, validation_details
 from assistant.faq.service import batches
-from assistant.files import NOT_UTF8, CsvFile, json_lines, json_value, yes_or_no
+from assistant.files import CsvFile, json_file, json_lines, yes_or_no
 from assistant.indexing.models import ChangeOp, Collection
 from assistant.indexing.service import CollectionSource, EmbedFn, TextEncoder, record_change, vector_bytes
 from assistant.routing.engine import TRIAGE_DEPARTMENT, ticket_text
@@ -219,19 +219,16 @@ def read_cases_file(path: Path) -> list[CaseImport]:
     if not path.is_file():
         raise InvalidInput(f"No file at {path}.", code="file_not_found")
     suffix = path.suffix.lower()
-    try:
-        if suffix == ".jsonl":
-            with path.open(newline="", encoding="utf-8-sig") as handle:
-                records = [record for _, record in json_lines(handle, path.name)]
-        elif suffix == ".json":
-            records = json_value(path.read_text(encoding="utf-8-sig"), path.name)
-        elif suffix == ".csv":
-            with path.open(newline="", encoding="utf-8-sig") as handle:
-                records = list(CsvFile(handle, path.name))
-        else:
-            raise InvalidInput(f"{path.name}: use a .jsonl, .json or .csv file.", code="unsupported_format")
-    except UnicodeDecodeError:
-        raise InvalidInput(f"{path.name} {NOT_UTF8}.", code="malformed_file") from None
+    if suffix == ".jsonl":
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            records = [record for _, record in json_lines(handle, path.name)]
+    elif suffix == ".json":
+        records = json_file(path)
+    elif suffix == ".csv":
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            records = list(CsvFile(handle, path.name))
+    else:
+        raise InvalidInput(f"{path.name}: use a .jsonl, .json or .csv file.", code="unsupported_format")
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise InvalidInput(f"{path.name}: expected one object per case.", code="validation_error")
     cases = []

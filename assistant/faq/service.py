@@ -15,7 +15,7 @@ from sqlmodel import Session, col, func, select
 from assistant.db import utcnow, write_lock
 from assistant.errors import Conflict, InvalidInput, NotFound, validation_details
 from assistant.faq.models import FaqCreate, FaqEntry, FaqHit, FaqImportReport, FaqRead, FaqUpdate
-from assistant.files import NOT_UTF8, CsvFile, json_value, yes_or_no
+from assistant.files import CsvFile, json_file, yes_or_no
 from assistant.indexing.models import ChangeOp, Collection
 from assistant.indexing.service import CollectionSource, EmbedFn, TextEncoder, record_change, vector_bytes
 from knowledge.vector_index import Hit
@@ -341,11 +341,7 @@ def faq_from_record(record: dict[str, Any]) -> FaqCreate:
 
 
 def _json_records(path: Path) -> list[dict[str, Any]]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidInput(f"{path.name} {NOT_UTF8}.", code="malformed_file") from None
-    data = json_value(text, path.name)
+    data = json_file(path)
     if isinstance(data, dict) and isinstance(data.get("entries"), list):
         data = data["entries"]
     if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
