@@ -298,6 +298,9 @@ def test_a_bad_line_after_committed_batches_says_what_was_stored_and_times_it(en
         (["train", "--holdout", "nan", "--data", str(DEMO_TICKETS)], "--holdout"),
         (["import-events", "--batch", "0", str(DEMO_TICKETS)], "--batch"),
         (["keys", "create", "--name", "  ", "--role", "agent"], "needs a name"),
+        (["keys", "create", "--name", "a\x00b", "--role", "agent"], "may not contain NUL"),
+        # An argument in no UTF-8 at all reaches Python as lone surrogates; SQLite then refused it with a traceback.
+        (["keys", "create", "--name", "a\udcff", "--role", "agent"], "lone surrogate"),
     ],
 )
 def test_out_of_range_options_are_refused_in_one_line(env: Path, args: list[str], message: str) -> None:

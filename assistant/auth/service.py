@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from assistant.auth.models import ApiKey, Role
 from assistant.db import session_scope, utcnow
 from assistant.errors import InvalidInput, NotFound
+from assistant.tickets.models import reject_unstorable
 
 KEY_PREFIX = "sda_"
 
@@ -28,9 +29,13 @@ def create_api_key(session: Session, *, name: str, role: str) -> tuple[ApiKey, s
     if role not in {r.value for r in Role}:
         raise InvalidInput(f"Unknown role {role!r}; use one of {', '.join(r.value for r in Role)}.")
     name = name.strip()
-    if not name or len(name) > MAX_KEY_NAME or "\x00" in name:
+    if not name or len(name) > MAX_KEY_NAME:
         # The name is how a lead tells keys apart in the list, and which to revoke.
         raise InvalidInput(f"A key needs a name of 1 to {MAX_KEY_NAME} characters saying whose it is.")
+    try:
+        reject_unstorable(name)
+    except ValueError as exc:
+        raise InvalidInput(f"The key's name cannot be stored: {exc}.") from None
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     row = ApiKey(name=name, role=role, prefix=key[:12], key_hash=hash_key(key))
     session.add(row)
